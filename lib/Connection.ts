@@ -1,0 +1,270 @@
+import type { Socket } from 'node:net';
+import { map, tap, type Observable, type SchedulerLike, type Subscription } from 'rxjs';
+import type { ResolvedDecodeLimits } from './codec/limits.js';
+import { NetError } from './errors.js';
+import type { DisconnectReason } from './events.js';
+import { decodeFrames } from './operators/decodeFrames.js';
+import { handshake, type Handshake } from './operators/handshake.js';
+import { idleTimeout } from './operators/idleTimeout.js';
+import { TrafficCounter, type ConnectionStats } from './stats.js';
+import { fromSocket, remoteAddressOf } from './transport/tcp.js';
+import { validate, type Validator } from './validate.js';
+import { Writer } from './Writer.js';
+
+/** What a connection needs from its node, resolved once per connection (changes to the node affect later ones). */
+export interface ConnectionConfig<M, N, I> {
+  readonly connectionTimeout: number;
+  readonly statsHalfLife: number;
+  readonly handshakeTimeout: number;
+  readonly limits: ResolvedDecodeLimits;
+  readonly maxHandshakeBytes: number;
+  readonly maxPendingMessages: number;
+  readonly writeHighWaterMark: number;
+  readonly maxQueuedBytes: number;
+  readonly linger: number;
+  readonly scheduler: SchedulerLike;
+  readonly validateMessage: Validator<M> | undefined;
+  readonly validateNodeId: Validator<N> | undefined;
+  readonly validateInit: Validator<I> | undefined;
+}
+
+/** How a connection tells its node what happens to it. */
+export interface ConnectionHooks<M, N, I> {
+  handshake(connection: Connection<M, N, I>, initMessage: I): void;
+  message(connection: Connection<M, N, I>, message: M): void;
+  /** Called exactly once, whatever the phase, when the connection is over; `error` is the failure behind it. */
+  ended(connection: Connection<M, N, I>, reason: DisconnectReason, error: NetError | undefined): void;
+}
+
+type State = 'handshaking' | 'pending' | 'open' | 'draining' | 'ended';
+
+/**
+ * One socket: frames in (socket -> chunks -> idleTimeout -> decodeFrames ->
+ * handshake -> messages), writes out through its {@link Writer}, its
+ * traffic counters, and its end. It reports its end exactly once.
+ */
+export class Connection<M, N, I> {
+  readonly remoteAddress: string;
+  /** The peer's id, once its handshake arrived. */
+  nodeId: N | undefined;
+  /** The registry key of {@link nodeId}. */
+  key = '';
+  readonly read: TrafficCounter;
+  readonly written: TrafficCounter;
+  private readonly writer: Writer;
+  private state: State = 'handshaking';
+  private handshakeResult: Handshake<I, N> | undefined;
+  private readonly subscriptions: Subscription[] = [];
+  private closed: Promise<void> | undefined;
+
+  constructor(
+    readonly socket: Socket,
+    /** Did this node open it (connect) rather than accept it? */
+    readonly outgoing: boolean,
+    private readonly config: ConnectionConfig<M, N, I>,
+    private readonly hooks: ConnectionHooks<M, N, I>,
+    /** Our handshake `[init, id]`, encoded once by the node. */
+    handshakeBytes: Uint8Array,
+  ) {
+    const { scheduler } = config;
+    const now = scheduler.now();
+    this.remoteAddress = remoteAddressOf(socket);
+    this.read = new TrafficCounter(config.statsHalfLife, now);
+    this.written = new TrafficCounter(config.statsHalfLife, now);
+    socket.setNoDelay(true);
+    this.writer = new Writer(
+      socket,
+      {
+        maxValueBytes: config.limits.maxValueBytes,
+        maxDepth: config.limits.maxDepth,
+        highWaterMark: config.writeHighWaterMark,
+        maxQueuedBytes: config.maxQueuedBytes,
+      },
+      (bytes) => this.written.add(bytes, scheduler.now()),
+    );
+    // Our handshake goes out at once, in one write, before we read the peer's.
+    socket.write(handshakeBytes);
+    this.written.add(handshakeBytes.length, now);
+
+    const frames = fromSocket(socket).pipe(
+      tap((chunk) => this.read.add(chunk.length, scheduler.now())),
+      idleTimeout({ each: config.connectionTimeout, scheduler, info: { address: this.remoteAddress } }),
+      decodeFrames({ ...config.limits, first: { maxValueBytes: config.maxHandshakeBytes } }),
+      handshake<I, N>({
+        validateInit: config.validateInit,
+        validateNodeId: config.validateNodeId,
+        timeout: config.handshakeTimeout,
+        scheduler,
+        maxPending: config.maxPendingMessages,
+      }),
+    );
+    this.subscriptions.push(
+      frames.subscribe({
+        next: (result) => this.onHandshake(result),
+        error: (error: unknown) => this.fail(error),
+        complete: () => {
+          if (this.state === 'handshaking' || this.state === 'pending') this.end('remote-closed', undefined);
+        },
+      }),
+    );
+  }
+
+  /** Is the connection registered and usable? */
+  get isOpen(): boolean {
+    return this.state === 'open';
+  }
+
+  get isPending(): boolean {
+    return this.state === 'pending';
+  }
+
+  get isEnded(): boolean {
+    return this.state === 'ended';
+  }
+
+  /** Whether the write queue is under its high-water mark; emits on change. */
+  get writable$(): Observable<boolean> {
+    return this.writer.writable$;
+  }
+
+  /** Bytes queued for writing. */
+  get queuedBytes(): number {
+    return this.writer.queuedBytes;
+  }
+
+  /** Starts delivering messages (the ones kept since the handshake first). */
+  accept(): void {
+    if (this.state !== 'pending' || !this.handshakeResult) return;
+    this.state = 'open';
+    const { validateMessage } = this.config;
+    this.subscriptions.push(
+      this.handshakeResult.messages
+        .pipe(
+          map((value) => {
+            const checked = validate(validateMessage, value);
+            if (!checked.ok)
+              throw new NetError('READ_ERROR', `invalid message from ${this.remoteAddress}: ${checked.reason}`, {
+                nodeId: this.nodeId,
+                address: this.remoteAddress,
+              });
+            return checked.value;
+          }),
+        )
+        .subscribe({
+          next: (message) => this.hooks.message(this, message),
+          error: (error: unknown) => this.fail(error),
+          complete: () => this.end('remote-closed', undefined),
+        }),
+    );
+    this.socket.resume();
+  }
+
+  /** Queues a message (throws `SEND_ERROR`, or `NOT_CONNECTED` once it is closing). */
+  send(message: M): void {
+    if (this.state !== 'open') {
+      throw new NetError('NOT_CONNECTED', `the connection to ${this.remoteAddress} is closing`, {
+        nodeId: this.nodeId,
+        address: this.remoteAddress,
+      });
+    }
+    this.writer.send(message);
+  }
+
+  /** Pauses or resumes reading (the node's event buffer is full). */
+  setPaused(paused: boolean): void {
+    if (this.state === 'pending') return; // stays paused until accepted
+    if (paused) this.socket.pause();
+    else this.socket.resume();
+  }
+
+  /**
+   * Ends the connection in order: flushes what is queued, sends FIN, waits
+   * up to `linger` ms for the socket to close, then destroys it. With
+   * `keepReading`, messages the peer still sends are delivered until its FIN.
+   */
+  close(reason: DisconnectReason, keepReading = false): Promise<void> {
+    if (this.closed) return this.closed;
+    const socket = this.socket;
+    this.closed = new Promise<void>((resolve) => {
+      let writeError: NetError | undefined;
+      const done = (): void => {
+        timer.unsubscribe();
+        this.end(reason, writeError);
+        resolve();
+      };
+      if (socket.destroyed) {
+        queueMicrotask(done);
+        return;
+      }
+      socket.once('close', done);
+      socket.once('error', (error) => {
+        writeError = new NetError('CLOSE_ERROR', `closing the connection to ${this.remoteAddress} failed: ${error.message}`, {
+          cause: error,
+          nodeId: this.nodeId,
+          address: this.remoteAddress,
+        });
+      });
+      const timer = this.config.scheduler.schedule(() => socket.destroy(), this.config.linger);
+      if (keepReading && this.state === 'open') this.state = 'draining';
+      else this.stopReading();
+      this.writer.flush();
+      socket.end();
+    });
+    return this.closed;
+  }
+
+  /** Ends at once, without flushing (a reset for the peer). */
+  destroy(reason: DisconnectReason, error?: NetError): void {
+    this.stopReading();
+    this.socket.destroy();
+    this.end(reason, error);
+  }
+
+  stats(now: number): ConnectionStats<N> {
+    return {
+      nodeId: this.nodeId as N,
+      remoteAddress: this.remoteAddress,
+      writeTotal: this.written.total,
+      writeRate: this.written.rate(now),
+      writeIdle: this.written.idle(now),
+      readTotal: this.read.total,
+      readRate: this.read.rate(now),
+      readIdle: this.read.idle(now),
+    };
+  }
+
+  private onHandshake(result: Handshake<I, N>): void {
+    this.handshakeResult = result;
+    this.nodeId = result.nodeId;
+    this.state = 'pending';
+    // Keep what the peer pipelines before the decision in the kernel, not in memory.
+    this.socket.pause();
+    this.hooks.handshake(this, result.initMessage);
+  }
+
+  private fail(error: unknown): void {
+    const netError =
+      error instanceof NetError
+        ? error
+        : new NetError('CONNECTION_ERROR', `connection to ${this.remoteAddress} failed`, { cause: error, address: this.remoteAddress });
+    const reason: DisconnectReason = netError.code === 'TIMEOUT' && netError.limit === 'idleTimeout' ? 'idle' : 'error';
+    this.destroy(reason, netError);
+  }
+
+  private stopReading(): void {
+    for (const subscription of this.subscriptions) subscription.unsubscribe();
+    this.subscriptions.length = 0;
+  }
+
+  private end(reason: DisconnectReason, error: NetError | undefined): void {
+    if (this.state === 'ended') return;
+    this.state = 'ended';
+    this.stopReading();
+    if (!this.closed && !this.socket.destroyed) {
+      // The peer ended: finish our side after what is queued (net ends it for us: allowHalfOpen is off).
+      this.writer.flush();
+    }
+    this.writer.dispose();
+    this.hooks.ended(this, reason, error);
+  }
+}

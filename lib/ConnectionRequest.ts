@@ -1,0 +1,48 @@
+/** Type-level only: ties a request to its node's message type `M`. */
+declare const messageType: unique symbol;
+
+/**
+ * An incoming connection whose peer has sent its handshake, waiting for a
+ * decision. Take it from a `connectionRequest` event (or from
+ * `node.connectRequest()` for an outgoing one) and call {@link accept} or
+ * {@link reject}; one neither accepted nor rejected within the node's
+ * `handshakeTimeout` (counted from the TCP connect) is rejected.
+ *
+ * Messages the peer sends before the decision are kept (up to
+ * `maxPendingMessages`; reading pauses meanwhile) and delivered in order
+ * after `connected`; on reject they are discarded.
+ *
+ * @example
+ * ```ts
+ * import { Node } from 'msgpacknet';
+ * const node = Node.createDefault();
+ * await node.listen('127.0.0.1:0');
+ * node.events$.subscribe((event) => {
+ *   if (event.type === 'connectionRequest') {
+ *     if (event.request.initMessage === 'let me in') event.request.accept();
+ *     else event.request.reject();
+ *   }
+ * });
+ * await node.close();
+ * ```
+ */
+export interface ConnectionRequest<M = unknown, N = unknown, I = unknown> {
+  /** The peer's node id, from its handshake. */
+  readonly nodeId: N;
+  /** The peer's init message, from its handshake. */
+  readonly initMessage: I;
+  /** The peer's socket address, `"host:port"`. */
+  readonly remoteAddress: string;
+  /** Is the decision still open (not accepted, rejected, timed out, nor left by the peer)? */
+  readonly isPending: boolean;
+  /**
+   * Registers the connection and emits `connected`; `send(nodeId, ...)`
+   * works from then on. Returns false, and does nothing, when the request is
+   * no longer pending (decided, timed out, or the peer left).
+   */
+  accept(): boolean;
+  /** Closes the socket; emits nothing here. Returns false when the request is no longer pending. */
+  reject(): boolean;
+  /** Never present at run time; carries `M` for type inference. */
+  readonly [messageType]?: M;
+}

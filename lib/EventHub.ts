@@ -1,0 +1,94 @@
+import { Observable, type Subscriber } from 'rxjs';
+
+/**
+ * The hot event stream of a node. Events reach every current subscriber;
+ * while there is none they are kept, in order, for the next one. When more
+ * than `bound` are kept, `onOverflow(true)` asks the producer to pause
+ * (the node stops reading its sockets) until they are handed out, when
+ * `onOverflow(false)` is called: so nothing is ever dropped.
+ */
+export class EventHub<E> {
+  readonly events$: Observable<E>;
+  private readonly subscribers = new Set<Subscriber<E>>();
+  private kept: E[] = [];
+  private head = 0;
+  private draining = false;
+  private completed = false;
+  private paused = false;
+
+  constructor(
+    private readonly bound: number,
+    private readonly onOverflow: (paused: boolean) => void,
+  ) {
+    this.events$ = new Observable<E>((subscriber) => {
+      this.subscribers.add(subscriber);
+      this.drain(subscriber);
+      if (this.completed && this.size === 0) subscriber.complete();
+      return () => {
+        this.subscribers.delete(subscriber);
+      };
+    });
+  }
+
+  /** Events kept for the next subscriber. */
+  get size(): number {
+    return this.kept.length - this.head;
+  }
+
+  /** Delivers `event` to every subscriber, or keeps it when there is none. */
+  emit(event: E): void {
+    if (this.subscribers.size === 0 || this.draining || this.size > 0) {
+      this.kept.push(event);
+      if (!this.paused && this.size > this.bound) {
+        this.paused = true;
+        this.onOverflow(true);
+      }
+      const first = this.subscribers.values().next();
+      if (first.done !== true && !this.draining) this.drain(first.value);
+      return;
+    }
+    for (const subscriber of [...this.subscribers]) subscriber.next(event);
+  }
+
+  /** Completes every subscriber once the kept events are handed out; later subscribers get what is kept, then complete. */
+  complete(): void {
+    this.completed = true;
+    if (this.size === 0) for (const subscriber of [...this.subscribers]) subscriber.complete();
+  }
+
+  /** Takes the next kept event, if any (for `receive()`). */
+  take(): E | undefined {
+    if (this.size === 0) return undefined;
+    const event = this.next();
+    this.afterTake();
+    return event;
+  }
+
+  private next(): E {
+    const event = this.kept[this.head]!;
+    this.kept[this.head++] = undefined as E;
+    if (this.head > 1024 && this.head * 2 > this.kept.length) {
+      this.kept = this.kept.slice(this.head);
+      this.head = 0;
+    }
+    return event;
+  }
+
+  private drain(subscriber: Subscriber<E>): void {
+    this.draining = true;
+    try {
+      while (this.size > 0 && !subscriber.closed) subscriber.next(this.next());
+    } finally {
+      this.draining = false;
+    }
+    this.afterTake();
+  }
+
+  private afterTake(): void {
+    if (this.paused && this.size <= this.bound / 2) {
+      this.paused = false;
+      this.onOverflow(false);
+    }
+    if (this.completed && this.size === 0) for (const subscriber of [...this.subscribers]) subscriber.complete();
+  }
+}

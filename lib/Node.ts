@@ -1,0 +1,492 @@
+import type { Server, Socket } from 'node:net';
+import pTimeout from 'p-timeout';
+import { filter, firstValueFrom, type Observable, type Subscription } from 'rxjs';
+import { Encoder } from './codec/Encoder.js';
+import { FrameDecoder } from './codec/FrameDecoder.js';
+import { Connection, type ConnectionConfig, type ConnectionHooks } from './Connection.js';
+import type { ConnectionRequest } from './ConnectionRequest.js';
+import { DEFAULT_CONNECTION_TIMEOUT, DEFAULT_STATS_HALF_LIFE } from './defaults.js';
+import { NetError } from './errors.js';
+import { EventHub } from './EventHub.js';
+import type { DisconnectReason, NodeEvent } from './events.js';
+import { nodeIdKey, randomNodeId } from './nodeId.js';
+import { positive, resolveNodeOptions, type NodeOptions, type ResolvedNodeOptions } from './options.js';
+import type { NodeStats } from './stats.js';
+import {
+  describeValue,
+  formatAddress,
+  ignore,
+  listenOn,
+  openSocket,
+  parseAddress,
+  resolveHost,
+  serverAddress,
+  type Address,
+} from './transport/tcp.js';
+
+/** What `new Node(...)` takes: the options, the node's id, and its init message. */
+export interface NodeConfig<M, N, I> extends NodeOptions<M, N, I> {
+  /** This node's id, sent in every handshake; any MessagePack-encodable value. */
+  readonly nodeId: N;
+  /** Sent in every handshake. @default null */
+  readonly initMessage?: I;
+}
+
+/** Options of `connect` and `connectRequest`. */
+export interface ConnectOptions {
+  /** ms for the TCP connect and the handshake together. @default the node's `handshakeTimeout` */
+  readonly timeout?: number;
+}
+
+/** Options of `receive`. */
+export interface ReceiveOptions {
+  /** ms to wait; then the promise rejects with `TIMEOUT`. @default wait forever */
+  readonly timeout?: number;
+}
+
+interface Tracked<M, N, I> {
+  readonly connection: Connection<M, N, I>;
+  announced: boolean;
+  farewell: boolean;
+  /** Counts against `maxPendingHandshakes` until decided or ended. */
+  pendingSlot: boolean;
+  /** For `connect`/`connectRequest`: settles when the handshake arrives or the connection ends first. */
+  waiter?: { resolve(request: ConnectionRequest<M, N, I>): void; reject(error: NetError): void };
+  decision?: Subscription;
+}
+
+/**
+ * A msgpacknet node: it listens and connects over TCP, and sends and
+ * receives MessagePack messages addressed by node id, wire-compatible with
+ * the Rust crate `msgpacknet`. Everything it reports arrives on `events$`
+ * (or one at a time through `receive()`).
+ *
+ * @example
+ * ```ts
+ * import { Node } from 'msgpacknet';
+ * await using a = new Node<string, string>({ nodeId: 'a' });
+ * await using b = new Node<string, string>({ nodeId: 'b' });
+ * const address = await b.listen('127.0.0.1:0');
+ * b.events$.subscribe((event) => {
+ *   if (event.type === 'connectionRequest') event.request.accept();
+ *   if (event.type === 'message') console.log(event.from, event.message); // a hello
+ * });
+ * const peer = await a.connect(address); // 'b'
+ * a.send(peer, 'hello');
+ * ```
+ */
+export class Node<M = unknown, N = unknown, I = null> implements AsyncDisposable {
+  /** This node's id. */
+  readonly nodeId: N;
+  private readonly key: string;
+  private readonly options: ResolvedNodeOptions<M, N, I>;
+  private readonly hub: EventHub<NodeEvent<M, N, I>>;
+  private readonly registry = new Map<string, Tracked<M, N, I>>();
+  private readonly all = new Map<Connection<M, N, I>, Tracked<M, N, I>>();
+  private readonly servers: Server[] = [];
+  private readonly selfCodec = { encoder: new Encoder(), decoder: new FrameDecoder() };
+  private handshakeBytes: Uint8Array = new Uint8Array(0);
+  private initMessageValue!: I;
+  private connectionTimeoutValue: number;
+  private statsHalfLifeValue: number;
+  private closing: Promise<void> | undefined;
+  private pendingIncoming = 0;
+
+  constructor(config: NodeConfig<M, N, I>) {
+    this.options = resolveNodeOptions(config);
+    this.nodeId = config.nodeId;
+    this.key = nodeIdKey(config.nodeId);
+    this.connectionTimeoutValue = positive('connectionTimeout', config.connectionTimeout ?? DEFAULT_CONNECTION_TIMEOUT);
+    this.statsHalfLifeValue = positive('statsHalfLife', config.statsHalfLife ?? DEFAULT_STATS_HALF_LIFE);
+    this.initMessage = (config.initMessage ?? null) as I;
+    this.hub = new EventHub(this.options.eventBufferSize, (paused) => {
+      for (const connection of this.all.keys()) connection.setPaused(paused);
+    });
+    this.events$ = this.hub.events$;
+  }
+
+  /** A node with a random 128-bit id (32 hex digits). */
+  static withRandomId<M = unknown, I = null>(initMessage: I, options: NodeOptions<M, string, I> = {}): Node<M, string, I> {
+    return new Node<M, string, I>({ ...options, nodeId: randomNodeId(), initMessage });
+  }
+
+  /** A node with a random id and a `null` init message (the crate's `create_default`). */
+  static createDefault<M = unknown>(options: NodeOptions<M, string, null> = {}): Node<M, string> {
+    return Node.withRandomId<M>(null, options);
+  }
+
+  /**
+   * Every event of this node; hot. Events that occur while nobody is
+   * subscribed are kept (up to `eventBufferSize`; beyond it reading pauses,
+   * nothing is dropped) for the next subscriber. Completes after `closed`.
+   */
+  readonly events$: Observable<NodeEvent<M, N, I>>;
+
+  /** Sent in every handshake; a change affects connections made after it. Throws `SEND_ERROR` if it cannot be encoded. */
+  get initMessage(): I {
+    return this.initMessageValue;
+  }
+
+  set initMessage(value: I) {
+    const encoder = new Encoder({ maxValueBytes: this.options.maxHandshakeBytes });
+    this.handshakeBytes = encoder.encode([value, this.nodeId]);
+    this.initMessageValue = value;
+  }
+
+  /** ms without receiving after which a connection closes; a change affects connections made after it. */
+  get connectionTimeout(): number {
+    return this.connectionTimeoutValue;
+  }
+
+  set connectionTimeout(value: number) {
+    this.connectionTimeoutValue = positive('connectionTimeout', value);
+  }
+
+  /** Half-life of the rates in `stats()`, ms; a change affects connections made after it. */
+  get statsHalfLife(): number {
+    return this.statsHalfLifeValue;
+  }
+
+  set statsHalfLife(value: number) {
+    this.statsHalfLifeValue = positive('statsHalfLife', value);
+  }
+
+  /** Registered connections. */
+  get connectionCount(): number {
+    return this.registry.size;
+  }
+
+  /** Is there a registered connection to `id`? */
+  isConnected(id: N): boolean {
+    return this.registry.has(nodeIdKey(id));
+  }
+
+  /** The id connected at that remote address, or `undefined`. */
+  lookupConnection(address: Address): N | undefined {
+    const { host, port } = parseAddress(address, 'CONNECTION_ERROR');
+    const wanted = formatAddress(host, port);
+    for (const tracked of this.registry.values()) {
+      if (tracked.connection.remoteAddress === wanted) return tracked.connection.nodeId;
+    }
+    return undefined;
+  }
+
+  /** A snapshot of every registered connection's traffic. */
+  stats(): NodeStats<N> {
+    const now = this.options.scheduler.now();
+    return { connections: [...this.registry.values()].map((tracked) => tracked.connection.stats(now)) };
+  }
+
+  /** The bound addresses, `"host:port"`. */
+  addresses(): string[] {
+    return this.servers.map(serverAddress);
+  }
+
+  /**
+   * Whether the connection to `id` can take more without queueing past its
+   * high-water mark; emits on change, completes when it ends. Errors with
+   * `NOT_CONNECTED` when there is none.
+   */
+  writable$(id: N): Observable<boolean> {
+    return this.tracked(id).connection.writable$;
+  }
+
+  /** Resolves once the write queue to `id` is under its high-water mark (at once if it is, or when the connection ends). */
+  async drain(id: N): Promise<void> {
+    await firstValueFrom(this.tracked(id).connection.writable$.pipe(filter(Boolean)), { defaultValue: true });
+  }
+
+  /** The next event; resolves to `{ type: 'closed' }` once the node is closed and every kept event was taken. */
+  receive(options: ReceiveOptions = {}): Promise<NodeEvent<M, N, I>> {
+    const kept = this.hub.take();
+    if (kept) return Promise.resolve(kept);
+    const closed: NodeEvent<M, N, I> = { type: 'closed' };
+    let subscription: Subscription | undefined;
+    const next = new Promise<NodeEvent<M, N, I>>((resolve) => {
+      subscription = this.events$.subscribe({
+        next: (event) => {
+          subscription?.unsubscribe();
+          resolve(event);
+        },
+        complete: () => resolve(closed),
+      });
+      if (subscription.closed) subscription = undefined;
+    });
+    if (options.timeout === undefined) return next;
+    const { scheduler } = this.options;
+    return pTimeout(next, {
+      milliseconds: positive('timeout', options.timeout),
+      fallback: () => {
+        subscription?.unsubscribe();
+        throw new NetError('TIMEOUT', `no event within ${options.timeout} ms`, { limit: 'timeout', max: options.timeout });
+      },
+      customTimers: {
+        setTimeout: ((fn: () => void, ms: number) => scheduler.schedule(fn, ms)) as unknown as typeof setTimeout,
+        clearTimeout: ((timer: Subscription) => timer.unsubscribe()) as unknown as typeof clearTimeout,
+      },
+    });
+  }
+
+  /** Binds a listening socket; resolves with its actual address (port 0 takes a free port). Rejects with `OPEN_ERROR`. */
+  async listen(address: Address): Promise<string> {
+    this.assertOpen();
+    const target = parseAddress(address, 'OPEN_ERROR');
+    const host = await resolveHost(target.host, 'OPEN_ERROR');
+    const server = await listenOn({ host, port: target.port }, (socket) => this.incoming(socket));
+    if (this.closing) {
+      server.close();
+      throw closedError();
+    }
+    this.servers.push(server);
+    return serverAddress(server);
+  }
+
+  /** Listens on a free port on IPv4 (`0.0.0.0:0`) and IPv6 (`[::]:0`). */
+  async listenDefaults(): Promise<string[]> {
+    return [await this.listen('0.0.0.0:0'), await this.listen('[::]:0')];
+  }
+
+  /** Connects, exchanges handshakes, accepts; resolves with the peer's id once it is registered. */
+  async connect(address: Address, options: ConnectOptions = {}): Promise<N> {
+    const request = await this.connectRequest(address, options);
+    if (!request.accept()) {
+      throw new NetError('CONNECTION_ERROR', `the connection to ${request.remoteAddress} ended before it was accepted`, {
+        address: request.remoteAddress,
+        nodeId: request.nodeId,
+      });
+    }
+    return request.nodeId;
+  }
+
+  /** Connects and exchanges handshakes; leaves accept or reject to the caller. */
+  async connectRequest(address: Address, options: ConnectOptions = {}): Promise<ConnectionRequest<M, N, I>> {
+    this.assertOpen();
+    const target = parseAddress(address, 'CONNECTION_ERROR');
+    const timeout = positive('timeout', options.timeout ?? this.options.handshakeTimeout);
+    const { scheduler } = this.options;
+    const started = scheduler.now();
+    const host = await resolveHost(target.host, 'CONNECTION_ERROR');
+    const socket = await openSocket({ host, port: target.port }, timeout, scheduler);
+    if (this.closing) {
+      socket.destroy();
+      throw closedError();
+    }
+    return new Promise((resolve, reject) => {
+      const tracked = this.track(socket, true, Math.max(1, timeout - (scheduler.now() - started)));
+      tracked.waiter = { resolve, reject };
+    });
+  }
+
+  /**
+   * Queues `message` for `to` (one write per event-loop turn); to this
+   * node's own id, delivers a `message` event from itself. Throws
+   * `NOT_CONNECTED`, `SEND_ERROR` (cannot be encoded, too large, queue
+   * full) or `ALREADY_CLOSED`.
+   */
+  send(to: N, message: M): void {
+    this.assertOpen();
+    const key = nodeIdKey(to);
+    if (key === this.key) {
+      const { encoder, decoder } = this.selfCodec;
+      encoder.append(message);
+      decoder.write(encoder.take(), (value) =>
+        queueMicrotask(() => this.hub.emit({ type: 'message', from: this.nodeId, message: value as M })),
+      );
+      return;
+    }
+    this.tracked(to, key).connection.send(message);
+  }
+
+  /**
+   * Closes the node: emits `closing` (connections still work: a subscriber
+   * may send final messages synchronously), flushes and ends every
+   * connection with FIN (each emits `disconnected`, `'closed'`), stops
+   * listening, emits `closed` and completes `events$`. Idempotent; never
+   * hangs (sockets still open after `linger` ms are destroyed).
+   */
+  close(): Promise<void> {
+    if (this.closing) return this.closing;
+    this.hub.emit({ type: 'closing' });
+    this.closing = (async () => {
+      const closes: Promise<void>[] = [];
+      for (const [connection, tracked] of this.all) {
+        if (tracked.announced) closes.push(connection.close('closed'));
+        else connection.destroy('closed');
+      }
+      closes.push(...this.servers.map((server) => new Promise<void>((resolve) => server.close(() => resolve()))));
+      this.servers.length = 0;
+      await Promise.all(closes);
+      this.hub.emit({ type: 'closed' });
+      this.hub.complete();
+    })();
+    return this.closing;
+  }
+
+  /** `await using node = ...` closes it (the crate's `CloseGuard`). */
+  [Symbol.asyncDispose](): Promise<void> {
+    return this.close();
+  }
+
+  private assertOpen(): void {
+    if (this.closing) throw closedError();
+  }
+
+  private tracked(id: N, key = nodeIdKey(id)): Tracked<M, N, I> {
+    this.assertOpen();
+    const tracked = this.registry.get(key);
+    if (!tracked) throw new NetError('NOT_CONNECTED', `not connected to node ${describeValue(id)}`, { nodeId: id });
+    return tracked;
+  }
+
+  private incoming(socket: Socket): void {
+    socket.on('error', ignore);
+    const { maxPendingHandshakes, maxConnections, handshakeTimeout } = this.options;
+    if (this.closing || this.pendingIncoming >= maxPendingHandshakes || this.all.size >= maxConnections) {
+      socket.destroy();
+      return;
+    }
+    this.track(socket, false, handshakeTimeout);
+  }
+
+  private track(socket: Socket, outgoing: boolean, deadline: number): Tracked<M, N, I> {
+    const config: ConnectionConfig<M, N, I> = {
+      ...this.options,
+      connectionTimeout: this.connectionTimeoutValue,
+      statsHalfLife: this.statsHalfLifeValue,
+      handshakeTimeout: deadline,
+    };
+    const connection = new Connection<M, N, I>(socket, outgoing, config, this.hooks, this.handshakeBytes);
+    const tracked: Tracked<M, N, I> = { connection, announced: false, farewell: false, pendingSlot: !outgoing };
+    if (!outgoing) this.pendingIncoming++;
+    this.all.set(connection, tracked);
+    // The absolute deadline: a request neither accepted nor rejected by then is rejected.
+    tracked.decision = this.options.scheduler.schedule(() => {
+      if (!connection.isOpen && !connection.isEnded) {
+        connection.destroy(
+          'error',
+          new NetError('TIMEOUT', `no accept decision within ${deadline} ms`, {
+            limit: 'handshakeTimeout',
+            max: deadline,
+            address: connection.remoteAddress,
+          }),
+        );
+      }
+    }, deadline);
+    if (this.hub.size > this.options.eventBufferSize) connection.setPaused(true);
+    return tracked;
+  }
+
+  private readonly hooks: ConnectionHooks<M, N, I> = {
+    handshake: (connection, initMessage) => {
+      const tracked = this.all.get(connection)!;
+      connection.key = nodeIdKey(connection.nodeId);
+      if (connection.key === this.key) {
+        connection.destroy(
+          'error',
+          new NetError('CONNECTION_ERROR', `${connection.remoteAddress} is this node itself`, { address: connection.remoteAddress }),
+        );
+        return;
+      }
+      const request = this.request(tracked, initMessage);
+      if (tracked.waiter) tracked.waiter.resolve(request);
+      else this.hub.emit({ type: 'connectionRequest', request });
+    },
+    message: (connection, message) => {
+      this.hub.emit({ type: 'message', from: connection.nodeId as N, message });
+    },
+    ended: (connection, reason, error) => {
+      const tracked = this.all.get(connection);
+      if (!tracked) return;
+      this.all.delete(connection);
+      tracked.decision?.unsubscribe();
+      this.releaseSlot(tracked);
+      if (tracked.waiter) {
+        tracked.waiter.reject(
+          this.closing
+            ? closedError()
+            : (error ??
+                new NetError('CONNECTION_ERROR', `the connection to ${connection.remoteAddress} ended during the handshake`, {
+                  address: connection.remoteAddress,
+                })),
+        );
+        tracked.waiter = undefined;
+      }
+      if (this.registry.get(connection.key) === tracked) this.registry.delete(connection.key);
+      if (tracked.announced && !tracked.farewell) this.farewell(tracked, reason, error);
+    },
+  };
+
+  private request(tracked: Tracked<M, N, I>, initMessage: I): ConnectionRequest<M, N, I> {
+    const connection = tracked.connection;
+    const nodeId = connection.nodeId as N;
+    return {
+      nodeId,
+      initMessage,
+      remoteAddress: connection.remoteAddress,
+      get isPending() {
+        return connection.isPending;
+      },
+      accept: () => {
+        if (!connection.isPending || this.closing) return false;
+        tracked.decision?.unsubscribe();
+        tracked.waiter = undefined;
+        this.releaseSlot(tracked);
+        this.register(tracked);
+        connection.accept();
+        return true;
+      },
+      reject: () => {
+        if (!connection.isPending) return false;
+        tracked.waiter = undefined;
+        this.all.delete(connection);
+        this.releaseSlot(tracked);
+        tracked.decision?.unsubscribe();
+        connection.destroy('closed');
+        return true;
+      },
+    };
+  }
+
+  /**
+   * Registers an accepted connection. With one already registered for the
+   * same id, the duplicate rule decides (README, "Duplicate connections"):
+   * between connections opened by different sides, the one opened by the
+   * node with the smaller id key wins; between two opened by the same side,
+   * the newer wins. The loser is ended gracefully but read to its end, so
+   * nothing the peer sent on it is lost.
+   */
+  private register(tracked: Tracked<M, N, I>): void {
+    const connection = tracked.connection;
+    const existing = this.registry.get(connection.key);
+    if (existing) {
+      const sameOpener = existing.connection.outgoing === connection.outgoing;
+      const newWins = sameOpener || connection.outgoing === this.key < connection.key;
+      if (!newWins) {
+        // Deliver what the peer sent on it, then let it go, with no events: it never counted.
+        queueMicrotask(() => void connection.close('replaced', true));
+        return;
+      }
+      this.farewell(existing, 'replaced', undefined);
+      void existing.connection.close('replaced', true);
+    }
+    this.registry.set(connection.key, tracked);
+    tracked.announced = true;
+    this.hub.emit({ type: 'connected', nodeId: connection.nodeId as N });
+  }
+
+  private releaseSlot(tracked: Tracked<M, N, I>): void {
+    if (!tracked.pendingSlot) return;
+    tracked.pendingSlot = false;
+    this.pendingIncoming--;
+  }
+
+  private farewell(tracked: Tracked<M, N, I>, reason: DisconnectReason, error: NetError | undefined): void {
+    tracked.farewell = true;
+    const nodeId = tracked.connection.nodeId as N;
+    this.hub.emit(error ? { type: 'disconnected', nodeId, reason, error } : { type: 'disconnected', nodeId, reason });
+  }
+}
+
+function closedError(): NetError {
+  return new NetError('ALREADY_CLOSED', 'the node is closed');
+}

@@ -1,0 +1,83 @@
+import type { Socket } from 'node:net';
+import { BehaviorSubject, distinctUntilChanged, type Observable } from 'rxjs';
+import { Encoder, type EncoderConfig } from './codec/Encoder.js';
+import { NetError } from './errors.js';
+
+/** Options of {@link Writer}. */
+export interface WriterConfig extends EncoderConfig {
+  /** Bytes queued above which the connection reports itself not writable. */
+  readonly highWaterMark: number;
+  /** Bytes queued above which `send` throws instead of queueing. */
+  readonly maxQueuedBytes: number;
+}
+
+/**
+ * The outbound half of a connection: `send` encodes straight into one
+ * buffer, and the buffer goes to the socket in one `write` per turn of the
+ * event loop (a microtask after the first `send`), however many messages it
+ * holds. `writable$` tells whether the queue is under its high-water mark.
+ */
+export class Writer {
+  private readonly encoder: Encoder;
+  private scheduled = false;
+  private readonly writableSubject = new BehaviorSubject(true);
+  /** Whether the queue is under its high-water mark; emits on change. */
+  readonly writable$: Observable<boolean> = this.writableSubject.pipe(distinctUntilChanged());
+
+  constructor(
+    private readonly socket: Socket,
+    private readonly config: WriterConfig,
+    private readonly onWrite: (bytes: number) => void,
+  ) {
+    this.encoder = new Encoder(config);
+    socket.on('drain', () => this.update());
+  }
+
+  /** Bytes queued: encoded and not yet handed to the kernel. */
+  get queuedBytes(): number {
+    return this.encoder.length + this.socket.writableLength;
+  }
+
+  get writable(): boolean {
+    return this.writableSubject.value;
+  }
+
+  /** Queues one message; throws `SEND_ERROR` when it cannot be encoded or the queue is full. */
+  send(message: unknown): void {
+    const queued = this.queuedBytes;
+    if (queued >= this.config.maxQueuedBytes) {
+      throw new NetError('SEND_ERROR', `the write queue is full (${queued} bytes queued, maxQueuedBytes ${this.config.maxQueuedBytes})`, {
+        limit: 'maxQueuedBytes',
+        max: this.config.maxQueuedBytes,
+        actual: queued,
+      });
+    }
+    this.encoder.append(message);
+    if (!this.scheduled) {
+      this.scheduled = true;
+      queueMicrotask(this.flushTask);
+    }
+  }
+
+  /** Writes everything queued now. */
+  flush(): void {
+    this.scheduled = false;
+    if (this.encoder.length === 0 || this.socket.destroyed || this.socket.writableEnded) return;
+    const bytes = this.encoder.take();
+    this.socket.write(bytes);
+    this.onWrite(bytes.length);
+    this.update();
+  }
+
+  /** Completes `writable$`. */
+  dispose(): void {
+    this.writableSubject.complete();
+  }
+
+  private readonly flushTask = (): void => this.flush();
+
+  private update(): void {
+    const writable = this.queuedBytes < this.config.highWaterMark;
+    if (writable !== this.writableSubject.value && !this.writableSubject.closed) this.writableSubject.next(writable);
+  }
+}

@@ -1,0 +1,172 @@
+import { DecodeError, Decoder, type ExtensionCodecType } from '@msgpack/msgpack';
+import { NetError, toNetError } from '../errors.js';
+import { FrameScanner } from './FrameScanner.js';
+import { resolveDecodeLimits, type DecodeLimits, type ResolvedDecodeLimits } from './limits.js';
+import { normalizeInt64 } from './normalizeInt64.js';
+
+/** Options of {@link FrameDecoder} and `decodeFrames`. */
+export interface FrameDecoderConfig extends DecodeLimits {
+  /**
+   * Limits for the first value only (the handshake `[init, id]`), over the
+   * ones above. @default the same limits as every other value
+   */
+  readonly first?: DecodeLimits;
+  /** Extension types to decode; see the README's codec policy. @default timestamps as `Date`, others as `ExtData` */
+  readonly extensionCodec?: ExtensionCodecType<undefined>;
+}
+
+/** A leftover shorter than this is copied, so a small partial value never pins a large chunk. */
+const COPY_LEFTOVER_BELOW = 4096;
+
+function mapKey(key: unknown): string | number {
+  if (typeof key === 'string' || typeof key === 'number') return key;
+  if (typeof key === 'bigint') return Number.isSafeInteger(Number(key)) ? Number(key) : key.toString();
+  throw new DecodeError(`a map key must be a string or a number, not ${typeof key}`);
+}
+
+/**
+ * Turns byte chunks, split anywhere, into MessagePack values, synchronously.
+ *
+ * A {@link FrameScanner} finds where values end; complete values are decoded
+ * in place by `@msgpack/msgpack`'s `Decoder` (one `decodeMulti` per chunk),
+ * and only a value split across chunks is gathered, once, into one buffer.
+ * Chunks are not copied: do not change a chunk after handing it over.
+ *
+ * This is the state machine behind `decodeFrames`; use it directly when
+ * there is no Observable in the way (e.g. a benchmark or a custom transport).
+ */
+export class FrameDecoder {
+  private readonly scanner: FrameScanner;
+  private readonly limits: ResolvedDecodeLimits;
+  private readonly decoder: Decoder;
+  private parts: Uint8Array[] = [];
+  private firstPending: boolean;
+
+  constructor(config: FrameDecoderConfig = {}) {
+    this.limits = resolveDecodeLimits(config);
+    this.firstPending = config.first !== undefined;
+    this.scanner = new FrameScanner(config.first ? resolveDecodeLimits(config.first, this.limits) : this.limits);
+    this.decoder = new Decoder({
+      useBigInt64: true,
+      mapKeyConverter: mapKey,
+      maxStrLength: this.limits.maxStrLength,
+      maxBinLength: this.limits.maxBinLength,
+      maxExtLength: this.limits.maxExtLength,
+      maxArrayLength: this.limits.maxArrayLength,
+      maxMapLength: this.limits.maxMapLength,
+      ...(config.extensionCodec ? { extensionCodec: config.extensionCodec } : {}),
+    });
+  }
+
+  /** Bytes held for a value that has not ended yet. */
+  get bufferedBytes(): number {
+    let n = 0;
+    for (const part of this.parts) n += part.length;
+    return n;
+  }
+
+  /**
+   * Feeds one chunk; calls `emit` for every value it completes, in order.
+   * Throws a `READ_ERROR` {@link NetError} at the first invalid value, after
+   * emitting the values before it.
+   */
+  write(chunk: Uint8Array, emit: (value: unknown) => void): void {
+    const end = chunk.length;
+    const scanner = this.scanner;
+    let p = 0;
+    if (scanner.inProgress) {
+      const q = scanner.scan(chunk, 0, end);
+      if (q < 0) {
+        this.keep(chunk, 0);
+        return;
+      }
+      this.parts.push(chunk.subarray(0, q));
+      const whole = concat(this.parts);
+      this.parts = [];
+      this.decodeRange(whole, 0, whole.length, scanner.sawInt64, emit);
+      this.next();
+      p = q;
+    }
+    let batchStart = p;
+    let batchInt64 = false;
+    try {
+      while (p < end) {
+        const q = scanner.scan(chunk, p, end);
+        if (q < 0) {
+          this.keep(chunk, p);
+          break;
+        }
+        batchInt64 ||= scanner.sawInt64;
+        p = q;
+        if (this.firstPending) {
+          // The first value had its own limits: decode it alone, then switch.
+          const from = batchStart;
+          const int64 = batchInt64;
+          batchStart = p;
+          batchInt64 = false;
+          this.decodeRange(chunk, from, p, int64, emit);
+        }
+        this.next();
+      }
+    } finally {
+      // Values before a bad one are still delivered.
+      if (batchStart < p) this.decodeRange(chunk, batchStart, p, batchInt64, emit);
+    }
+  }
+
+  /**
+   * Declares the end of input. Throws a `READ_ERROR` when a value was cut
+   * off: bytes left over are an error, not silence.
+   */
+  end(): void {
+    if (this.scanner.inProgress) {
+      throw new NetError('READ_ERROR', `the stream ended inside a value (${this.scanner.size} bytes announced)`);
+    }
+  }
+
+  private next(): void {
+    this.scanner.reset();
+    if (this.firstPending) {
+      this.firstPending = false;
+      this.scanner.limits = this.limits;
+    }
+  }
+
+  private keep(chunk: Uint8Array, from: number): void {
+    const rest = chunk.length - from;
+    const small = rest < COPY_LEFTOVER_BELOW || rest * 2 < chunk.length;
+    this.parts.push(small ? chunk.slice(from) : chunk.subarray(from));
+  }
+
+  private decodeRange(bytes: Uint8Array, start: number, end: number, int64: boolean, emit: (value: unknown) => void): void {
+    let values: Generator<unknown, void, unknown>;
+    try {
+      values = this.decoder.decodeMulti(bytes.subarray(start, end));
+    } catch (error) {
+      throw toNetError(error, 'READ_ERROR', 'invalid MessagePack value');
+    }
+    for (;;) {
+      let result: IteratorResult<unknown, void>;
+      try {
+        result = values.next();
+      } catch (error) {
+        throw toNetError(error, 'READ_ERROR', 'invalid MessagePack value');
+      }
+      if (result.done === true) return;
+      emit(int64 ? normalizeInt64(result.value) : result.value);
+    }
+  }
+}
+
+function concat(parts: Uint8Array[]): Uint8Array {
+  if (parts.length === 1) return parts[0]!;
+  let length = 0;
+  for (const part of parts) length += part.length;
+  const whole = new Uint8Array(length);
+  let offset = 0;
+  for (const part of parts) {
+    whole.set(part, offset);
+    offset += part.length;
+  }
+  return whole;
+}

@@ -1,0 +1,243 @@
+import { NetError, limitError } from '../errors.js';
+import type { ResolvedDecodeLimits } from './limits.js';
+
+/** The longest header that must be read whole to learn a length (`c9` + u32; the ext type byte is skipped as body). */
+const MAX_LENGTH_HEADER = 5;
+
+/**
+ * Finds where one MessagePack value ends, without decoding it.
+ *
+ * It walks type bytes and lengths, keeping a stack of the items still owed by
+ * open arrays and maps, and skips string, binary and extension bodies. Its
+ * state survives between calls, so a value split anywhere (even one byte per
+ * call) is scanned once, never re-scanned. Every limit is checked at the
+ * header that announces a length, before a byte of the body is buffered.
+ *
+ * Internal to the codec: {@link FrameDecoder} drives it.
+ */
+export class FrameScanner {
+  /** The limits of the value being scanned (the decoder switches them after the handshake). */
+  limits: ResolvedDecodeLimits;
+  /** Bytes of the current value accounted so far, bodies included as soon as announced. */
+  size = 0;
+  /** True once a 64-bit integer (`cf`, `d3`) occurs in the current value. */
+  sawInt64 = false;
+  /** True once the current value is complete. */
+  done = false;
+
+  private readonly stack: number[] = [];
+  private owed = 0;
+  private skip = 0;
+  private readonly header = new Uint8Array(MAX_LENGTH_HEADER);
+  private headerLength = 0;
+
+  constructor(limits: ResolvedDecodeLimits) {
+    this.limits = limits;
+  }
+
+  /** Has part of a value been seen? */
+  get inProgress(): boolean {
+    return this.size > 0 || this.headerLength > 0;
+  }
+
+  /** Forgets the completed value and gets ready for the next. */
+  reset(): void {
+    this.size = 0;
+    this.sawInt64 = false;
+    this.done = false;
+    this.stack.length = 0;
+    this.owed = 0;
+    this.skip = 0;
+    this.headerLength = 0;
+  }
+
+  /**
+   * Scans `bytes[start, end)`. Returns the offset just past the end of the
+   * current value when it completes there, or -1 when every byte was consumed
+   * and the value is still incomplete. Throws a `READ_ERROR` {@link NetError}
+   * for invalid bytes or a broken limit.
+   */
+  scan(bytes: Uint8Array, start: number, end: number): number {
+    let p = start;
+    if (this.headerLength > 0) {
+      // A header split across calls: complete it in the scratch buffer.
+      const had = this.headerLength;
+      const take = Math.min(MAX_LENGTH_HEADER - had, end - p);
+      this.header.set(bytes.subarray(p, p + take), had);
+      const used = this.step(this.header, 0, had + take);
+      if (used === 0) {
+        this.headerLength = had + take;
+        return -1;
+      }
+      this.headerLength = 0;
+      p += used - had;
+      if (this.done) return p;
+    }
+    while (p < end) {
+      if (this.skip > 0) {
+        const available = end - p;
+        if (available < this.skip) {
+          this.skip -= available;
+          return -1;
+        }
+        p += this.skip;
+        this.skip = 0;
+        this.itemDone();
+        if (this.done) return p;
+        continue;
+      }
+      const used = this.step(bytes, p, end - p);
+      if (used === 0) {
+        this.header.set(bytes.subarray(p, end), 0);
+        this.headerLength = end - p;
+        return -1;
+      }
+      p += used;
+      if (this.done) return p;
+    }
+    return -1;
+  }
+
+  /** Reads one header at `bytes[o]`; returns the header length, or 0 when more bytes are needed. */
+  private step(bytes: Uint8Array, o: number, available: number): number {
+    const b = bytes[o]!;
+    if (b < 0x80 || b >= 0xe0) return this.scalar(0);
+    if (b < 0x90) return this.open(b & 0x0f, true, 1);
+    if (b < 0xa0) return this.open(b & 0x0f, false, 1);
+    if (b < 0xc0) return this.body(b & 0x1f, 1, 'maxStrLength', 'string');
+    switch (b) {
+      case 0xc0:
+      case 0xc2:
+      case 0xc3:
+        return this.scalar(0);
+      case 0xc1:
+        throw new NetError('READ_ERROR', 'invalid MessagePack: the type byte 0xc1 is never used');
+      case 0xc4:
+        return available < 2 ? 0 : this.body(bytes[o + 1]!, 2, 'maxBinLength', 'binary');
+      case 0xc5:
+        return available < 3 ? 0 : this.body(u16(bytes, o + 1), 3, 'maxBinLength', 'binary');
+      case 0xc6:
+        return available < 5 ? 0 : this.body(u32(bytes, o + 1), 5, 'maxBinLength', 'binary');
+      case 0xc7:
+        return available < 2 ? 0 : this.body(bytes[o + 1]!, 2, 'maxExtLength', 'extension', 1);
+      case 0xc8:
+        return available < 3 ? 0 : this.body(u16(bytes, o + 1), 3, 'maxExtLength', 'extension', 1);
+      case 0xc9:
+        return available < 5 ? 0 : this.body(u32(bytes, o + 1), 5, 'maxExtLength', 'extension', 1);
+      case 0xcc:
+      case 0xd0:
+        return this.scalar(1);
+      case 0xcd:
+      case 0xd1:
+        return this.scalar(2);
+      case 0xca:
+      case 0xce:
+      case 0xd2:
+        return this.scalar(4);
+      case 0xcf:
+      case 0xd3:
+        this.sawInt64 = true;
+        return this.scalar(8);
+      case 0xcb:
+        return this.scalar(8);
+      case 0xd4:
+      case 0xd5:
+      case 0xd6:
+      case 0xd7:
+      case 0xd8:
+        // fixext: a type byte, then 1, 2, 4, 8 or 16 bytes
+        return this.scalar(1 + (1 << (b - 0xd4)));
+      case 0xd9:
+        return available < 2 ? 0 : this.body(bytes[o + 1]!, 2, 'maxStrLength', 'string');
+      case 0xda:
+        return available < 3 ? 0 : this.body(u16(bytes, o + 1), 3, 'maxStrLength', 'string');
+      case 0xdb:
+        return available < 5 ? 0 : this.body(u32(bytes, o + 1), 5, 'maxStrLength', 'string');
+      case 0xdc:
+        return available < 3 ? 0 : this.open(u16(bytes, o + 1), false, 3);
+      case 0xdd:
+        return available < 5 ? 0 : this.open(u32(bytes, o + 1), false, 5);
+      case 0xde:
+        return available < 3 ? 0 : this.open(u16(bytes, o + 1), true, 3);
+      default: // 0xdf
+        return available < 5 ? 0 : this.open(u32(bytes, o + 1), true, 5);
+    }
+  }
+
+  /** A value of fixed size: its type byte now, `rest` bytes skipped. */
+  private scalar(rest: number): number {
+    this.size += 1 + rest;
+    this.checkSize(this.size);
+    if (rest === 0) this.itemDone();
+    else this.skip = rest;
+    return 1;
+  }
+
+  /** A string, binary or extension: the length is checked before any of the body is buffered. */
+  private body(
+    length: number,
+    headerLength: number,
+    limit: 'maxStrLength' | 'maxBinLength' | 'maxExtLength',
+    what: string,
+    extra = 0,
+  ): number {
+    const max = this.limits[limit];
+    if (length > max) throw limitError(limit, max, length, `${what} length`);
+    this.size += headerLength + extra + length;
+    this.checkSize(this.size);
+    this.skip = extra + length;
+    if (this.skip === 0) this.itemDone();
+    return headerLength;
+  }
+
+  /** An array or map of `length` items (pairs for a map). */
+  private open(length: number, isMap: boolean, headerLength: number): number {
+    const limit = isMap ? 'maxMapLength' : 'maxArrayLength';
+    const max = this.limits[limit];
+    if (length > max) throw limitError(limit, max, length, isMap ? 'map length' : 'array length');
+    this.size += headerLength;
+    if (length === 0) {
+      this.checkSize(this.size);
+      this.itemDone();
+      return headerLength;
+    }
+    const depth = this.stack.length + 1;
+    if (depth > this.limits.maxDepth) throw limitError('maxDepth', this.limits.maxDepth, depth, 'nesting depth');
+    const items = isMap ? 2 * length : length;
+    // Every owed item takes at least one byte: refuse a value that cannot fit before waiting for it.
+    // This container is itself one of its parent's owed items, hence the -1.
+    this.checkSize(this.size + this.owed - (this.stack.length > 0 ? 1 : 0) + items);
+    this.stack.push(items);
+    this.owed += items;
+    return headerLength;
+  }
+
+  private checkSize(size: number): void {
+    const max = this.limits.maxValueBytes;
+    if (size > max) throw limitError('maxValueBytes', max, size, 'value size');
+  }
+
+  /** One item finished: close every container it completes; the value is done when none is open. */
+  private itemDone(): void {
+    const stack = this.stack;
+    while (stack.length > 0) {
+      this.owed -= 1;
+      const top = stack.length - 1;
+      const left = stack[top]! - 1;
+      if (left > 0) {
+        stack[top] = left;
+        return;
+      }
+      stack.pop();
+    }
+    this.done = true;
+  }
+}
+
+function u16(bytes: Uint8Array, o: number): number {
+  return (bytes[o]! << 8) | bytes[o + 1]!;
+}
+
+function u32(bytes: Uint8Array, o: number): number {
+  return bytes[o]! * 0x1000000 + ((bytes[o + 1]! << 16) | (bytes[o + 2]! << 8) | bytes[o + 3]!);
+}

@@ -1,0 +1,121 @@
+/**
+ * The stable error codes of {@link NetError}. The first eight are the Rust
+ * crate's `Error` variants; the rest are this library's additions.
+ *
+ * | code | meaning |
+ * |---|---|
+ * | `ALREADY_CLOSED` | the node was closed; `listen`, `connect`, `send` no longer work |
+ * | `OPEN_ERROR` | a listening socket could not be opened (port in use, bad address) |
+ * | `CONNECTION_ERROR` | a connection could not be established or its handshake failed |
+ * | `SEND_ERROR` | a message could not be encoded or queued |
+ * | `READ_ERROR` | the peer sent bytes that are not valid MessagePack, break a limit, or fail validation |
+ * | `NOT_CONNECTED` | there is no connection to that node id |
+ * | `CONNECTION_ABORTED` | the connection was reset or broke while in use |
+ * | `CLOSE_ERROR` | writing the last bytes while closing failed |
+ * | `TIMEOUT` | a deadline passed (receive, handshake, idle connection, slow consumer) |
+ */
+export type NetErrorCode =
+  | 'ALREADY_CLOSED'
+  | 'OPEN_ERROR'
+  | 'CONNECTION_ERROR'
+  | 'SEND_ERROR'
+  | 'READ_ERROR'
+  | 'NOT_CONNECTED'
+  | 'CONNECTION_ABORTED'
+  | 'CLOSE_ERROR'
+  | 'TIMEOUT';
+
+/** Every {@link NetErrorCode}, for exhaustive checks and documentation. */
+export const NET_ERROR_CODES: readonly NetErrorCode[] = Object.freeze([
+  'ALREADY_CLOSED',
+  'OPEN_ERROR',
+  'CONNECTION_ERROR',
+  'SEND_ERROR',
+  'READ_ERROR',
+  'NOT_CONNECTED',
+  'CONNECTION_ABORTED',
+  'CLOSE_ERROR',
+  'TIMEOUT',
+]);
+
+/** What a {@link NetError} was about, beyond its code. Every field is optional. */
+export interface NetErrorContext {
+  /** The foreign error behind this one (from `node:net`, from the MessagePack decoder...). */
+  readonly cause?: unknown;
+  /** The node the failure concerns. */
+  readonly nodeId?: unknown;
+  /** The address (`"host:port"`) the failure concerns. */
+  readonly address?: string;
+  /** The name of the limit or deadline that was broken, e.g. `"maxValueBytes"`. */
+  readonly limit?: string;
+  /** The configured value of that limit. */
+  readonly max?: number;
+  /** The value that broke it (a length, a depth, a byte count). */
+  readonly actual?: number;
+}
+
+/**
+ * The one error class of msgpacknet. Tell failures apart by `code`, never by
+ * message text.
+ *
+ * @example
+ * ```ts
+ * import { Node, NetError } from 'msgpacknet';
+ * const node = Node.createDefault();
+ * try {
+ *   node.send('nobody', 'hi');
+ * } catch (error) {
+ *   if (error instanceof NetError && error.code === 'NOT_CONNECTED') console.log('not connected to', error.nodeId);
+ * }
+ * await node.close();
+ * ```
+ */
+export class NetError extends Error {
+  /** The stable code; see {@link NetErrorCode}. */
+  readonly code: NetErrorCode;
+  /** The node the failure concerns, where there is one. */
+  readonly nodeId?: unknown;
+  /** The address the failure concerns, where there is one. */
+  readonly address?: string;
+  /** The name of the limit or deadline that was broken, where there is one. */
+  readonly limit?: string;
+  /** The configured value of {@link limit}. */
+  readonly max?: number;
+  /** The value that broke {@link limit}. */
+  readonly actual?: number;
+
+  constructor(code: NetErrorCode, message: string, context: NetErrorContext = {}) {
+    super(message, 'cause' in context ? { cause: context.cause } : undefined);
+    this.name = 'NetError';
+    this.code = code;
+    if ('nodeId' in context) this.nodeId = context.nodeId;
+    if (context.address !== undefined) this.address = context.address;
+    if (context.limit !== undefined) this.limit = context.limit;
+    if (context.max !== undefined) this.max = context.max;
+    if (context.actual !== undefined) this.actual = context.actual;
+  }
+}
+
+/** Is `error` a {@link NetError}, optionally with the given `code`? */
+export function isNetError(error: unknown, code?: NetErrorCode): error is NetError {
+  return error instanceof NetError && (code === undefined || error.code === code);
+}
+
+/**
+ * A `READ_ERROR` for a broken decode limit: one factory so that every limit
+ * error has the same shape (`limit`, `max`, `actual`).
+ */
+export function limitError(limit: string, max: number, actual: number, what: string): NetError {
+  return new NetError('READ_ERROR', `${what} (${actual}) exceeds ${limit} (${max})`, {
+    limit,
+    max,
+    actual,
+  });
+}
+
+/** Wraps anything thrown by foreign code as a `NetError` with that `code`, keeping NetErrors as they are. */
+export function toNetError(error: unknown, code: NetErrorCode, message: string, context: NetErrorContext = {}): NetError {
+  if (error instanceof NetError) return error;
+  const detail = error instanceof Error ? error.message : String(error);
+  return new NetError(code, `${message}: ${detail}`, { ...context, cause: error });
+}

@@ -1,0 +1,59 @@
+import type { NetError } from './errors.js';
+import type { ConnectionRequest } from './ConnectionRequest.js';
+
+/**
+ * Why a connection ended, in `disconnected` events:
+ *
+ * - `'closed'`: this node closed it (`close()`).
+ * - `'remote-closed'`: the peer ended the stream in order (FIN).
+ * - `'idle'`: nothing was received for `connectionTimeout` ms.
+ * - `'error'`: it failed; `error` says how (`READ_ERROR` for a bad value,
+ *   `CONNECTION_ABORTED` for a reset, `CONNECTION_ERROR` otherwise).
+ * - `'replaced'`: another connection to the same node won (see the README's
+ *   duplicate-connection rule); the node stays connected through the winner.
+ * - `'slow-consumer'`: its write queue stayed over the high-water mark for
+ *   `writeTimeout` ms.
+ */
+export type DisconnectReason = 'closed' | 'remote-closed' | 'idle' | 'error' | 'replaced' | 'slow-consumer';
+
+/** A message from `from` (the node's own id for a message sent to itself). */
+export interface MessageEvent<M, N> {
+  readonly type: 'message';
+  readonly from: N;
+  readonly message: M;
+}
+
+/** An incoming connection finished its handshake and waits for `accept()` or `reject()`. */
+export interface ConnectionRequestEvent<M, N, I> {
+  readonly type: 'connectionRequest';
+  readonly request: ConnectionRequest<M, N, I>;
+}
+
+/** A connection was accepted and registered: `send(nodeId, ...)` works from now on. */
+export interface ConnectedEvent<N> {
+  readonly type: 'connected';
+  readonly nodeId: N;
+}
+
+/** A registered connection ended. */
+export interface DisconnectedEvent<N> {
+  readonly type: 'disconnected';
+  readonly nodeId: N;
+  readonly reason: DisconnectReason;
+  /** The failure behind it, for `'error'`, `'idle'` and `'slow-consumer'`. */
+  readonly error?: NetError;
+}
+
+/** `close()` began; connections still work, so a subscriber may send final messages synchronously. */
+export interface ClosingEvent {
+  readonly type: 'closing';
+}
+
+/** `close()` finished: no connection, no listener; `events$` completes after this. */
+export interface ClosedEvent {
+  readonly type: 'closed';
+}
+
+/** Everything a node reports, discriminated by `type`. */
+export type NodeEvent<M = unknown, N = unknown, I = unknown> =
+  MessageEvent<M, N> | ConnectionRequestEvent<M, N, I> | ConnectedEvent<N> | DisconnectedEvent<N> | ClosingEvent | ClosedEvent;

@@ -1,0 +1,186 @@
+import { Observable, asyncScheduler, type OperatorFunction, type SchedulerLike, type Subscriber, type Subscription } from 'rxjs';
+import { DEFAULT_HANDSHAKE_TIMEOUT, DEFAULT_MAX_PENDING_MESSAGES } from '../defaults.js';
+import { NetError, limitError } from '../errors.js';
+import { checkValidator, validate, type Validator } from '../validate.js';
+
+/** The peer's handshake, and everything it sent after it. */
+export interface Handshake<I = unknown, N = unknown> {
+  /** The peer's init message (validated). */
+  readonly initMessage: I;
+  /** The peer's node id (validated). */
+  readonly nodeId: N;
+  /**
+   * The values after the handshake. Values that arrive before the first
+   * subscription are kept (up to `maxPending`) and replayed to it in order;
+   * then values are live. One subscriber only (a second gets an error).
+   * Errors with the source's error; completes with the source, or when the
+   * outer subscription is unsubscribed.
+   */
+  readonly messages: Observable<unknown>;
+}
+
+/** Options of {@link handshake}. */
+export interface HandshakeConfig<I = unknown, N = unknown> {
+  /** Checks the peer's init message. @default accept any */
+  readonly validateInit?: Validator<I>;
+  /** Checks the peer's node id. @default accept any */
+  readonly validateNodeId?: Validator<N>;
+  /** ms from subscription by which the handshake value must have arrived. @default 10000 */
+  readonly timeout?: number;
+  /** Scheduler of the timeout. @default asyncScheduler */
+  readonly scheduler?: SchedulerLike;
+  /** Most values kept before `messages` is subscribed. @default 1024 */
+  readonly maxPending?: number;
+}
+
+/**
+ * Reads the handshake that opens every connection: the first value must be
+ * the 2-array `[initMessage, nodeId]` and pass the validators. Emits one
+ * {@link Handshake} carrying the rest of the values as its `messages`.
+ *
+ * Errors, before the handshake, with `READ_ERROR` for a value of the wrong
+ * shape or one that fails validation, `TIMEOUT` when none arrives within
+ * `timeout`, `CONNECTION_ERROR` when the source completes first, or the
+ * source's error; after it, with `READ_ERROR` (`limit: 'maxPending'`) when
+ * more than `maxPending` values wait for a subscriber. Completes when the
+ * source ends after the handshake (its error, if any, goes to `messages`).
+ * Unsubscribing cancels the timeout and completes `messages`.
+ *
+ * @example
+ * ```ts
+ * import { of } from 'rxjs';
+ * import { handshake } from 'msgpacknet';
+ * of([null, 'peer-1'], 'hello').pipe(handshake()).subscribe((hs) => {
+ *   console.log(hs.nodeId); // 'peer-1'
+ *   hs.messages.subscribe((m) => console.log(m)); // 'hello'
+ * });
+ * ```
+ */
+export function handshake<I = unknown, N = unknown>(config: HandshakeConfig<I, N> = {}): OperatorFunction<unknown, Handshake<I, N>> {
+  const { validateInit, validateNodeId, scheduler = asyncScheduler } = config;
+  const timeout = config.timeout ?? DEFAULT_HANDSHAKE_TIMEOUT;
+  const maxPending = config.maxPending ?? DEFAULT_MAX_PENDING_MESSAGES;
+  checkValidator('validateInit', validateInit);
+  checkValidator('validateNodeId', validateNodeId);
+  if (!(timeout > 0)) throw new TypeError(`timeout must be a positive number of ms, got ${timeout}`);
+  if (!(Number.isSafeInteger(maxPending) && maxPending >= 0)) throw new TypeError(`maxPending must be a non-negative integer`);
+
+  return (source) =>
+    new Observable<Handshake<I, N>>((subscriber) => {
+      let queue: MessageQueue | undefined;
+      const timer: Subscription = scheduler.schedule(() => {
+        subscriber.error(new NetError('TIMEOUT', `no handshake within ${timeout} ms`, { limit: 'handshakeTimeout', max: timeout }));
+      }, timeout);
+      const subscription = source.subscribe({
+        next(value) {
+          if (queue) {
+            if (!queue.push(value)) {
+              const error = limitError('maxPending', maxPending, maxPending + 1, 'messages waiting for accept');
+              queue.end(error);
+              subscriber.error(error);
+            }
+            return;
+          }
+          timer.unsubscribe();
+          const result = parse(value, validateInit, validateNodeId);
+          if (result instanceof NetError) {
+            subscriber.error(result);
+            return;
+          }
+          queue = new MessageQueue(maxPending);
+          subscriber.next({ ...result, messages: queue.observable });
+        },
+        error(error: unknown) {
+          if (queue) {
+            queue.end(error);
+            subscriber.complete();
+          } else subscriber.error(error);
+        },
+        complete() {
+          if (queue) {
+            queue.end();
+            subscriber.complete();
+          } else subscriber.error(new NetError('CONNECTION_ERROR', 'the stream ended before the handshake'));
+        },
+      });
+      return () => {
+        timer.unsubscribe();
+        subscription.unsubscribe();
+        queue?.end();
+      };
+    });
+}
+
+function parse<I, N>(
+  value: unknown,
+  validateInit: Validator<I> | undefined,
+  validateNodeId: Validator<N> | undefined,
+): { initMessage: I; nodeId: N } | NetError {
+  if (!Array.isArray(value) || value.length !== 2) {
+    return new NetError('READ_ERROR', 'the handshake must be the 2-array [initMessage, nodeId]');
+  }
+  const init = validate(validateInit, value[0]);
+  if (!init.ok) return new NetError('READ_ERROR', `invalid handshake init message: ${init.reason}`);
+  const id = validate(validateNodeId, value[1]);
+  if (!id.ok) return new NetError('READ_ERROR', `invalid handshake node id: ${id.reason}`);
+  return { initMessage: init.value, nodeId: id.value };
+}
+
+/** Holds values until the one subscriber arrives, then passes them live. */
+class MessageQueue {
+  readonly observable: Observable<unknown>;
+  private buffer: unknown[] = [];
+  private subscriber: Subscriber<unknown> | undefined;
+  private ended = false;
+  private failure: { error: unknown } | undefined;
+  private taken = false;
+
+  constructor(private readonly max: number) {
+    this.observable = new Observable<unknown>((subscriber) => {
+      if (this.taken) {
+        subscriber.error(new TypeError('handshake messages can be subscribed once'));
+        return;
+      }
+      this.taken = true;
+      const buffered = this.buffer;
+      this.buffer = [];
+      for (const value of buffered) {
+        if (subscriber.closed) return;
+        subscriber.next(value);
+      }
+      if (this.ended) {
+        this.finish(subscriber);
+        return;
+      }
+      this.subscriber = subscriber;
+      return () => {
+        this.subscriber = undefined;
+      };
+    });
+  }
+
+  /** Returns false when the buffer is full. */
+  push(value: unknown): boolean {
+    if (this.ended) return true;
+    if (this.subscriber) this.subscriber.next(value);
+    else if (this.taken)
+      return true; // the subscriber left: drop, as after unsubscribe
+    else {
+      if (this.buffer.length >= this.max) return false;
+      this.buffer.push(value);
+    }
+    return true;
+  }
+
+  end(error?: unknown): void {
+    if (this.ended) return;
+    this.ended = true;
+    if (error !== undefined) this.failure = { error };
+    if (this.subscriber) this.finish(this.subscriber);
+  }
+
+  private finish(subscriber: Subscriber<unknown>): void {
+    if (this.failure) subscriber.error(this.failure.error);
+    else subscriber.complete();
+  }
+}

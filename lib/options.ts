@@ -1,0 +1,104 @@
+import { asyncScheduler, type SchedulerLike } from 'rxjs';
+import { resolveDecodeLimits, type DecodeLimits, type ResolvedDecodeLimits } from './codec/limits.js';
+import * as D from './defaults.js';
+import { checkValidator, type Validator } from './validate.js';
+
+/**
+ * Options of a {@link Node}; every one is optional. Limits on decoded values
+ * (`maxValueBytes`, `maxDepth`, ...; see `DecodeLimits`) apply to every
+ * message; `maxValueBytes` also caps what `send` accepts.
+ */
+export interface NodeOptions<M = unknown, N = unknown, I = unknown> extends DecodeLimits {
+  /** ms without receiving anything after which a connection is closed (`'idle'`). @default 60000 */
+  readonly connectionTimeout?: number;
+  /** ms, half-life of the rates in `stats()`. @default 60000 */
+  readonly statsHalfLife?: number;
+  /** ms from TCP connect to an accepted handshake (absolute deadline; also bounds `connect`). @default 10000 */
+  readonly handshakeTimeout?: number;
+  /** Largest handshake value `[init, id]`, in bytes. @default 65536 */
+  readonly maxHandshakeBytes?: number;
+  /** Most messages kept from a peer between its handshake and the accept decision. @default 1024 */
+  readonly maxPendingMessages?: number;
+  /** Most incoming connections with a handshake or decision outstanding; more are refused. @default 1024 */
+  readonly maxPendingHandshakes?: number;
+  /** Most connections (registered and pending); more are refused. @default 65536 */
+  readonly maxConnections?: number;
+  /** Most events kept for the next `events$` subscriber; beyond it, reading pauses (nothing is dropped). @default 10000 */
+  readonly eventBufferSize?: number;
+  /** Bytes queued on a connection above which it is not writable (`writable$`). @default 1 MiB */
+  readonly writeHighWaterMark?: number;
+  /** Bytes queued on a connection above which `send` throws `SEND_ERROR`. @default 64 MiB */
+  readonly maxQueuedBytes?: number;
+  /** ms a connection may stay not writable before it is closed (`'slow-consumer'`). @default 60000 */
+  readonly writeTimeout?: number;
+  /** ms `close()` waits for flushing and the peer's end of stream before destroying sockets. @default 5000 */
+  readonly linger?: number;
+  /** The scheduler of every timer (a `TestScheduler` or `VirtualTimeScheduler` in tests). @default asyncScheduler */
+  readonly scheduler?: SchedulerLike;
+  /** Checks each incoming message; a failure ends that connection with `READ_ERROR`. @default accept any */
+  readonly validateMessage?: Validator<M>;
+  /** Checks each peer's node id; a failure aborts the connection. @default accept any */
+  readonly validateNodeId?: Validator<N>;
+  /** Checks each peer's init message; a failure aborts the connection. @default accept any */
+  readonly validateInit?: Validator<I>;
+}
+
+/** The options resolved once, frozen; the three mutable settings live on the node. */
+export interface ResolvedNodeOptions<M, N, I> {
+  readonly handshakeTimeout: number;
+  readonly limits: ResolvedDecodeLimits;
+  readonly maxHandshakeBytes: number;
+  readonly maxPendingMessages: number;
+  readonly maxPendingHandshakes: number;
+  readonly maxConnections: number;
+  readonly eventBufferSize: number;
+  readonly writeHighWaterMark: number;
+  readonly maxQueuedBytes: number;
+  readonly writeTimeout: number;
+  readonly linger: number;
+  readonly scheduler: SchedulerLike;
+  readonly validateMessage: Validator<M> | undefined;
+  readonly validateNodeId: Validator<N> | undefined;
+  readonly validateInit: Validator<I> | undefined;
+}
+
+/** Throws a `TypeError` unless `value` is a positive number of ms (or a positive integer count). */
+export function positive(name: string, value: number, integer = false): number {
+  if (!(typeof value === 'number' && value > 0 && Number.isFinite(value)) || (integer && !Number.isSafeInteger(value))) {
+    throw new TypeError(`${name} must be a positive ${integer ? 'integer' : 'number'}, got ${String(value)}`);
+  }
+  return value;
+}
+
+/** Resolves options once into a new frozen object; never writes to the caller's object. */
+export function resolveNodeOptions<M, N, I>(options: NodeOptions<M, N, I>): ResolvedNodeOptions<M, N, I> {
+  checkValidator('validateMessage', options.validateMessage);
+  checkValidator('validateNodeId', options.validateNodeId);
+  checkValidator('validateInit', options.validateInit);
+  const limits = resolveDecodeLimits(options);
+  const writeHighWaterMark = positive('writeHighWaterMark', options.writeHighWaterMark ?? D.DEFAULT_WRITE_HIGH_WATER_MARK, true);
+  const maxQueuedBytes = positive(
+    'maxQueuedBytes',
+    options.maxQueuedBytes ?? Math.max(D.DEFAULT_MAX_QUEUED_BYTES, limits.maxValueBytes),
+    true,
+  );
+  if (maxQueuedBytes < writeHighWaterMark)
+    throw new TypeError(`maxQueuedBytes (${maxQueuedBytes}) must be at least writeHighWaterMark (${writeHighWaterMark})`);
+  return Object.freeze({
+    handshakeTimeout: positive('handshakeTimeout', options.handshakeTimeout ?? D.DEFAULT_HANDSHAKE_TIMEOUT),
+    limits,
+    maxHandshakeBytes: positive('maxHandshakeBytes', options.maxHandshakeBytes ?? D.DEFAULT_MAX_HANDSHAKE_BYTES, true),
+    maxPendingMessages: positive('maxPendingMessages', options.maxPendingMessages ?? D.DEFAULT_MAX_PENDING_MESSAGES, true),
+    maxPendingHandshakes: positive('maxPendingHandshakes', options.maxPendingHandshakes ?? D.DEFAULT_MAX_PENDING_HANDSHAKES, true),
+    maxConnections: positive('maxConnections', options.maxConnections ?? D.DEFAULT_MAX_CONNECTIONS, true),
+    eventBufferSize: positive('eventBufferSize', options.eventBufferSize ?? D.DEFAULT_EVENT_BUFFER_SIZE, true),
+    writeHighWaterMark,
+    maxQueuedBytes,
+    writeTimeout: positive('writeTimeout', options.writeTimeout ?? D.DEFAULT_WRITE_TIMEOUT),
+    linger: positive('linger', options.linger ?? D.DEFAULT_LINGER),
+    scheduler: options.scheduler ?? asyncScheduler,
+    validateMessage: options.validateMessage,
+    validateNodeId: options.validateNodeId,
+    validateInit: options.validateInit,
+  });
+}

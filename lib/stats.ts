@@ -1,0 +1,107 @@
+/**
+ * A byte rate that decays exponentially with a half-life, counted per unit of
+ * time, not per call: a steady 1000 bytes/s reads ~1000 bytes/s after a few
+ * half-lives whether it came as one write a second or a thousand.
+ *
+ * Each event of `n` bytes adds `n * ln2 / halfLife` to the rate, and the rate
+ * decays by half every `halfLife`; that is the continuous form of an
+ * exponentially weighted moving average, whose weights integrate to one.
+ *
+ * @example
+ * ```ts
+ * import { DecayingRate } from 'msgpacknet';
+ * const rate = new DecayingRate(60_000);
+ * rate.add(1000, Date.now());
+ * rate.rate(Date.now()); // bytes per second
+ * ```
+ */
+export class DecayingRate {
+  private readonly decayPerMs: number;
+  private readonly gain: number;
+  private value = 0;
+  private at = 0;
+
+  /** @param halfLife ms after which an old byte's weight has halved; must be positive. */
+  constructor(halfLife: number) {
+    if (!(halfLife > 0 && Number.isFinite(halfLife))) throw new TypeError(`halfLife must be a positive number of ms, got ${halfLife}`);
+    this.decayPerMs = Math.LN2 / halfLife;
+    // bytes per ms -> bytes per s
+    this.gain = (1000 * Math.LN2) / halfLife;
+  }
+
+  /** Records `bytes` at time `now` (ms). */
+  add(bytes: number, now: number): void {
+    this.value = this.decayed(now) + bytes * this.gain;
+    this.at = Math.max(now, this.at);
+  }
+
+  /** The rate at time `now`, in bytes per second. */
+  rate(now: number): number {
+    return this.decayed(now);
+  }
+
+  private decayed(now: number): number {
+    const elapsed = now - this.at;
+    return elapsed > 0 ? this.value * Math.exp(-elapsed * this.decayPerMs) : this.value;
+  }
+}
+
+/** A snapshot of one connection's traffic, as the crate's `ConnectionStats`. */
+export interface ConnectionStats<N = unknown> {
+  /** The peer's node id. */
+  readonly nodeId: N;
+  /** The peer's socket address, `"host:port"` (`"[v6]:port"` for IPv6). */
+  readonly remoteAddress: string;
+  /** Bytes written, handshake included. */
+  readonly writeTotal: number;
+  /** Decayed write rate, bytes/s. */
+  readonly writeRate: number;
+  /** ms since the last write. */
+  readonly writeIdle: number;
+  /** Bytes read, handshake included. */
+  readonly readTotal: number;
+  /** Decayed read rate, bytes/s. */
+  readonly readRate: number;
+  /** ms since the last read. */
+  readonly readIdle: number;
+}
+
+/** A snapshot of a node's connections. */
+export interface NodeStats<N = unknown> {
+  readonly connections: readonly ConnectionStats<N>[];
+}
+
+/**
+ * The counters of one direction of one connection: total, decayed rate and
+ * the time of the last transfer. Times are the caller's clock in ms (the
+ * node passes its scheduler's `now()`).
+ */
+export class TrafficCounter {
+  /** Bytes so far. */
+  total = 0;
+  /** When the last bytes went through (ms); the creation time before any. */
+  last: number;
+  private readonly decaying: DecayingRate;
+
+  constructor(halfLife: number, now: number) {
+    this.decaying = new DecayingRate(halfLife);
+    this.last = now;
+  }
+
+  /** Records `bytes` at `now`. */
+  add(bytes: number, now: number): void {
+    this.total += bytes;
+    this.last = now;
+    this.decaying.add(bytes, now);
+  }
+
+  /** Bytes per second at `now`. */
+  rate(now: number): number {
+    return this.decaying.rate(now);
+  }
+
+  /** ms since the last transfer. */
+  idle(now: number): number {
+    return Math.max(0, now - this.last);
+  }
+}

@@ -1,0 +1,47 @@
+/**
+ * The part of the Standard Schema interface (https://standardschema.dev)
+ * that msgpacknet uses: zod, valibot, arktype and others implement it.
+ */
+export interface StandardSchemaV1<Output = unknown> {
+  readonly '~standard': {
+    readonly version: 1;
+    readonly vendor: string;
+    readonly validate: (value: unknown) => StandardResult<Output> | Promise<StandardResult<Output>>;
+  };
+}
+
+/** A Standard Schema validation result. */
+export type StandardResult<Output> =
+  { readonly value: Output; readonly issues?: undefined } | { readonly issues: readonly { readonly message: string }[] };
+
+/** A type guard, or a Standard Schema validator, for values of type `T` read from the wire. */
+export type Validator<T> = ((value: unknown) => value is T) | StandardSchemaV1<T>;
+
+/** The outcome of {@link validate}: the (possibly transformed) value, or why it failed. */
+export type Validated<T> = { readonly ok: true; readonly value: T } | { readonly ok: false; readonly reason: string };
+
+/**
+ * Runs a validator synchronously. A Standard Schema validator that answers
+ * with a Promise fails: validation sits on the read path, which is
+ * synchronous (the README says so).
+ */
+export function validate<T>(validator: Validator<T> | undefined, value: unknown): Validated<T> {
+  if (validator === undefined) return { ok: true, value: value as T };
+  if (typeof validator === 'function') {
+    return validator(value) ? { ok: true, value } : { ok: false, reason: 'rejected by the type guard' };
+  }
+  const result = validator['~standard'].validate(value);
+  if (result instanceof Promise) {
+    result.catch(() => undefined); // never an unhandled rejection
+    return { ok: false, reason: 'the schema validates asynchronously; only synchronous validators are supported' };
+  }
+  if (result.issues) return { ok: false, reason: result.issues.map((issue) => issue.message).join('; ') };
+  return { ok: true, value: result.value };
+}
+
+/** Throws a `TypeError` at once when `validator` is neither a function nor a Standard Schema. */
+export function checkValidator(name: string, validator: unknown): void {
+  if (validator === undefined || typeof validator === 'function') return;
+  if (typeof validator === 'object' && validator !== null && '~standard' in validator) return;
+  throw new TypeError(`${name} must be a type guard function or a Standard Schema validator`);
+}

@@ -1,0 +1,40 @@
+// The whole test run: build, Node specs under c8, browser specs in headless Chromium, then one summary line.
+import { spawnSync } from 'node:child_process';
+import { readFileSync, rmSync, existsSync } from 'node:fs';
+
+rmSync('.test-results', { recursive: true, force: true });
+const run = (command, args) => spawnSync(command, args, { stdio: 'inherit', shell: false }).status ?? 1;
+const npx = (args) => run('npx', ['--no-install', ...args]);
+
+let status = npx(['tsc', '-p', 'tsconfig.spec.json']);
+if (status !== 0) {
+  console.log('0 passed, 1 failed');
+  process.exit(1);
+}
+const nodeStatus = npx([
+  'c8',
+  '--reporter=text-summary',
+  '--reporter=lcov',
+  '--check-coverage',
+  '--lines',
+  '90',
+  '--include',
+  'build/lib/**',
+  '--exclude',
+  'build/lib/cli/**',
+  'node',
+  '--max-old-space-size=512',
+  'node_modules/jasmine/bin/jasmine.js',
+  '--config=spec/support/jasmine.json',
+]);
+const browserStatus = npx(['karma', 'start', 'karma.conf.js', '--single-run']);
+
+const read = (name) => (existsSync(name) ? JSON.parse(readFileSync(name, 'utf8')) : { passed: 0, failed: 1 });
+const node = read('.test-results/node.json');
+const browser = read('.test-results/browser.json');
+let failed = node.failed + browser.failed;
+if (failed === 0 && (nodeStatus !== 0 || browserStatus !== 0)) failed = 1; // a crash, or coverage under 90%
+console.log(`browser specs (Chromium): ${browser.passed} passed, ${browser.failed} failed`);
+console.log(`node specs: ${node.passed} passed, ${node.failed} failed`);
+console.log(`${node.passed + browser.passed} passed, ${failed} failed`);
+process.exit(failed === 0 ? 0 : 1);

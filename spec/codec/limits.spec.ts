@@ -1,0 +1,121 @@
+import { FrameDecoder } from '../../lib/codec/FrameDecoder.js';
+import { resolveDecodeLimits } from '../../lib/codec/limits.js';
+import { DEFAULT_MAX_ARRAY_LENGTH, DEFAULT_MAX_DEPTH, DEFAULT_MAX_MAP_LENGTH, DEFAULT_MAX_VALUE_BYTES } from '../../lib/defaults.js';
+import { NetError } from '../../lib/errors.js';
+import { hex } from '../helpers/bytes.js';
+
+/** Feeds `bytes` and returns the READ_ERROR it raises; asserts nothing was emitted and nothing buffered beyond the header. */
+function limitOf(bytes: Uint8Array, config: ConstructorParameters<typeof FrameDecoder>[0] = {}): NetError {
+  const decoder = new FrameDecoder(config);
+  const values: unknown[] = [];
+  try {
+    decoder.write(bytes, (v) => values.push(v));
+  } catch (error) {
+    expect(error).toBeInstanceOf(NetError);
+    expect((error as NetError).code).toBe('READ_ERROR');
+    expect(values).toEqual([]);
+    return error as NetError;
+  }
+  throw new Error('expected a READ_ERROR');
+}
+
+describe('decode limits', () => {
+  it('are on by default, with the documented values', () => {
+    expect(resolveDecodeLimits()).toEqual({
+      maxValueBytes: DEFAULT_MAX_VALUE_BYTES,
+      maxStrLength: DEFAULT_MAX_VALUE_BYTES,
+      maxBinLength: DEFAULT_MAX_VALUE_BYTES,
+      maxExtLength: DEFAULT_MAX_VALUE_BYTES,
+      maxArrayLength: DEFAULT_MAX_ARRAY_LENGTH,
+      maxMapLength: DEFAULT_MAX_MAP_LENGTH,
+      maxDepth: DEFAULT_MAX_DEPTH,
+    });
+    expect(DEFAULT_MAX_VALUE_BYTES).toBeGreaterThanOrEqual(1024 * 1024);
+    expect(DEFAULT_MAX_VALUE_BYTES).toBeLessThanOrEqual(64 * 1024 * 1024);
+    expect(DEFAULT_MAX_ARRAY_LENGTH).toBeLessThanOrEqual(1_000_000);
+    expect(DEFAULT_MAX_DEPTH).toBeLessThanOrEqual(1000);
+  });
+
+  it('reject a bad limit at construction with a TypeError', () => {
+    expect(() => new FrameDecoder({ maxDepth: -1 })).toThrowError(TypeError);
+    expect(() => new FrameDecoder({ maxValueBytes: 1.5 })).toThrowError(TypeError);
+  });
+
+  it('maxStrLength: a header claiming a 4 GiB string fails at the header', () => {
+    const error = limitOf(hex('db ff ff ff ff'));
+    expect(error.limit).toBe('maxStrLength');
+    expect(error.actual).toBe(0xffffffff);
+  });
+
+  it('maxBinLength: a header claiming a 4 GiB binary fails at the header', () => {
+    expect(limitOf(hex('c6 ff ff ff ff')).limit).toBe('maxBinLength');
+  });
+
+  it('maxExtLength: a header claiming a 4 GiB extension fails at the header', () => {
+    expect(limitOf(hex('c9 ff ff ff ff 01')).limit).toBe('maxExtLength');
+  });
+
+  it('maxArrayLength: a header claiming 4 billion items fails at the header', () => {
+    const error = limitOf(hex('dd ff ff ff ff'));
+    expect(error.limit).toBe('maxArrayLength');
+    expect(error.max).toBe(DEFAULT_MAX_ARRAY_LENGTH);
+  });
+
+  it('maxMapLength: a header claiming 4 billion entries fails at the header', () => {
+    expect(limitOf(hex('df ff ff ff ff')).limit).toBe('maxMapLength');
+  });
+
+  it('maxDepth: nesting a million deep fails at the first level too deep', () => {
+    const bytes = new Uint8Array(1_000_000).fill(0x91);
+    const error = limitOf(bytes);
+    expect(error.limit).toBe('maxDepth');
+    expect(error.actual).toBe(DEFAULT_MAX_DEPTH + 1);
+  });
+
+  it('maxDepth: exactly the limit is fine', () => {
+    const bytes = new Uint8Array(11).fill(0x91);
+    bytes[10] = 0x01;
+    const values: unknown[] = [];
+    new FrameDecoder({ maxDepth: 10 }).write(bytes, (v) => values.push(v));
+    expect(values.length).toBe(1);
+    expect(limitOf(bytes, { maxDepth: 9 }).limit).toBe('maxDepth');
+  });
+
+  it('maxValueBytes: counts the whole value, bodies included when announced', () => {
+    const error = limitOf(hex('92 a5 68 65'), { maxValueBytes: 6 }); // 1 + 1 + 5 bytes announced > 6
+    expect(error.limit).toBe('maxValueBytes');
+    expect(error.actual).toBe(7);
+  });
+
+  it('maxValueBytes: refuses containers whose items cannot fit, before they arrive', () => {
+    // an array of 65535 items needs at least 65535 more bytes
+    expect(limitOf(hex('dc ff ff'), { maxValueBytes: 1000 }).limit).toBe('maxValueBytes');
+  });
+
+  it('maxValueBytes: a value of exactly the limit is fine', () => {
+    const values: unknown[] = [];
+    new FrameDecoder({ maxValueBytes: 4 }).write(hex('93 01 02 03'), (v) => values.push(v));
+    expect(values).toEqual([[1, 2, 3]]);
+  });
+
+  it('first: limits the first value (the handshake) on its own', () => {
+    const decoder = new FrameDecoder({ first: { maxValueBytes: 3 } });
+    const values: unknown[] = [];
+    decoder.write(hex('92 07 01 a4 61 62 63 64'), (v) => values.push(v));
+    expect(values).toEqual([[7, 1], 'abcd']);
+    expect(limitOf(hex('92 a2 61 62'), { first: { maxValueBytes: 3 } }).limit).toBe('maxValueBytes');
+  });
+
+  it('first: applies when the first value arrives split', () => {
+    const decoder = new FrameDecoder({ first: { maxStrLength: 2 } });
+    decoder.write(hex('92'), () => undefined);
+    expect(() => decoder.write(hex('a3'), () => undefined)).toThrowMatching((e) => (e as NetError).limit === 'maxStrLength');
+  });
+
+  it('checks a split length header when it is complete', () => {
+    const decoder = new FrameDecoder({ maxStrLength: 10 });
+    decoder.write(hex('db 00'), () => undefined);
+    decoder.write(hex('00'), () => undefined);
+    expect(() => decoder.write(hex('01 00'), () => undefined)).toThrowMatching((e) => (e as NetError).limit === 'maxStrLength');
+  });
+});
