@@ -30,7 +30,7 @@ export default function (config) {
     preprocessors: Object.fromEntries(browserSpecs.map((pattern) => [pattern, ['esbuild']])),
     esbuild: { singleBundle: false, target: 'es2022', sourcemap: true },
     plugins: ['karma-jasmine', 'karma-chrome-launcher', 'karma-esbuild', { 'reporter:counting': ['type', CountingReporter] }],
-    reporters: ['progress', 'counting'],
+    reporters: ['dots', 'counting'],
     browsers: ['ChromiumHeadlessCI'],
     customLaunchers: {
       ChromiumHeadlessCI: {
