@@ -252,7 +252,8 @@ export class Connection<M, N, I> {
   }
 
   private stopReading(): void {
-    for (const subscription of this.subscriptions) subscription.unsubscribe();
+    // Newest first: the messages subscription goes before the frames it hangs on, so ending frames does not complete it.
+    for (const subscription of this.subscriptions.reverse()) subscription.unsubscribe();
     this.subscriptions.length = 0;
   }
 
