@@ -12,7 +12,7 @@ async function rawServer(onSocket: (socket: Socket) => void): Promise<{ server: 
 function rawConnect(address: string): Promise<Socket> {
   const [, host, port] = /^(.*):(\d+)$/.exec(address)!;
   return new Promise((resolve, reject) => {
-    const socket = netConnect(Number(port), host!, () => resolve(socket));
+    const socket = netConnect(Number(port), host, () => resolve(socket));
     socket.once('error', reject);
   });
 }
@@ -24,7 +24,9 @@ function firstChunk(socket: Socket): Promise<Uint8Array> {
 describe('Connection (the wire)', () => {
   it('sends its handshake [init, id] at once, in one write, without waiting for the peer', async () => {
     let chunk: Promise<Uint8Array> | undefined;
-    const { server, address } = await rawServer((socket) => (chunk = firstChunk(socket)));
+    const { server, address } = await rawServer((socket) => {
+      chunk = firstChunk(socket);
+    });
     const a = client({ id: 'a' });
     const connecting = a.node.connect(address, { timeout: 300 }).catch(() => undefined);
     await new Promise<void>((resolve) => server.once('connection', () => resolve()));
@@ -42,7 +44,7 @@ describe('Connection (the wire)', () => {
       await sleep(5);
     }
     const request = await b.log.next('connected');
-    expect(request.nodeId).toBe(1 as unknown as string);
+    expect(request.nodeId).toBe(1);
     expect(toHex(await theirs)).toBe('92 c0 a1 62');
     raw.destroy();
   });

@@ -7,7 +7,7 @@ import { client, listening, makeNode, sleep, until } from './helpers/nodes.js';
 function rawSocket(address: string): Promise<Socket> {
   const [, host, port] = /^(.*):(\d+)$/.exec(address)!;
   return new Promise((resolve, reject) => {
-    const socket = netConnect(Number(port), host!, () => resolve(socket));
+    const socket = netConnect(Number(port), host, () => resolve(socket));
     socket.once('error', reject);
   });
 }
@@ -15,7 +15,7 @@ function rawSocket(address: string): Promise<Socket> {
 describe('Node events$ and receive()', () => {
   it('keeps events that occur while nobody is subscribed, and hands them to the next subscriber in order', async () => {
     const b = await listening({ id: 'b' });
-    const a = makeNode<number, string, null>({ nodeId: 'a' });
+    const a = makeNode<number>({ nodeId: 'a' });
     await a.listen('127.0.0.1:0');
     await b.node.connect(a.addresses()[0]!);
     // nobody listens on `a`: its events are kept
@@ -34,7 +34,7 @@ describe('Node events$ and receive()', () => {
   });
 
   it('is hot: each subscriber sees events from the moment it subscribes', async () => {
-    const node = makeNode<string, string, null>({ nodeId: 'me' });
+    const node = makeNode<string>({ nodeId: 'me' });
     const first: string[] = [];
     const second: string[] = [];
     node.events$.subscribe((e) => e.type === 'message' && first.push(e.message));
@@ -48,14 +48,14 @@ describe('Node events$ and receive()', () => {
   });
 
   it('receive() resolves with the next event, one at a time, none lost between calls', async () => {
-    const node = makeNode<number, string, null>({ nodeId: 'me' });
+    const node = makeNode<number>({ nodeId: 'me' });
     for (let i = 0; i < 3; i++) node.send('me', i);
     const got = [await node.receive(), await node.receive(), await node.receive()];
     expect(got.map((e) => (e as { message: number }).message)).toEqual([0, 1, 2]);
   });
 
   it('receive({ timeout }) rejects with TIMEOUT and does not swallow the next event', async () => {
-    const node = makeNode<string, string, null>({ nodeId: 'me' });
+    const node = makeNode<string>({ nodeId: 'me' });
     await expectAsync(node.receive({ timeout: 20 })).toBeRejectedWith(jasmine.objectContaining({ code: 'TIMEOUT' }));
     node.send('me', 'later');
     expect(await node.receive({ timeout: 1000 })).toEqual({ type: 'message', from: 'me', message: 'later' });
@@ -70,7 +70,7 @@ describe('Node events$ and receive()', () => {
   });
 
   it('receive() after close() hands out what was kept, then closed forever', async () => {
-    const node = makeNode<string, string, null>({ nodeId: 'me' });
+    const node = makeNode<string>({ nodeId: 'me' });
     node.send('me', 'kept');
     await sleep(0);
     await node.close();
@@ -143,7 +143,7 @@ describe('Node connection requests', () => {
     const connecting = a.connect(b.address);
     const { request } = await b.log.next('connectionRequest');
     expect(request.nodeId).toBe('a');
-    expect(request.initMessage).toBe('hello' as unknown as null);
+    expect(request.initMessage).toBe('hello');
     expect(request.remoteAddress).toMatch(/^127\.0\.0\.1:\d+$/);
     expect(request.isPending).toBeTrue();
     expect(b.node.isConnected('a')).toBeFalse();
@@ -208,7 +208,11 @@ describe('Node connection requests', () => {
 
   it('validators: a handshake that fails is aborted; a message that fails ends the connection with READ_ERROR', async () => {
     const isNumber = (v: unknown): v is number => typeof v === 'number';
-    const b = await listening({ id: 'b', validateInit: (v: unknown): v is null => v === null, validateMessage: isNumber as (v: unknown) => v is unknown });
+    const b = await listening({
+      id: 'b',
+      validateInit: (v: unknown): v is null => v === null,
+      validateMessage: isNumber as (v: unknown) => v is unknown,
+    });
     const bad = makeNode({ nodeId: 'bad', initMessage: 'not null' });
     await expectAsync(bad.connect(b.address)).toBeResolved(); // its own side accepts...
     await until(() => !bad.isConnected('b')); // ...and b aborts it

@@ -61,7 +61,7 @@ describe('Node (the crate suite)', () => {
   });
 
   it('node_send_self: a message to the own id arrives from itself, with no connection or listener', async () => {
-    const node = makeNode<string, string, null>({ nodeId: 'me' });
+    const node = makeNode<string>({ nodeId: 'me' });
     node.send('me', 'hello');
     expect(await node.receive({ timeout: 1000 })).toEqual({ type: 'message', from: 'me', message: 'hello' });
   });

@@ -16,7 +16,7 @@ afterEach(async () => {
 /** A node closed after the spec. */
 export function makeNode<M = unknown, N = string, I = null>(config: NodeConfig<M, N, I>): Node<M, N, I> {
   const node = new Node<M, N, I>(config);
-  open.push(node as unknown as Node<unknown, unknown, unknown>);
+  open.push(node);
   return node;
 }
 
@@ -24,8 +24,8 @@ let counter = 0;
 /** A node with a readable id, listening on loopback, accepting every request when `accept` is set. */
 export async function listening<M = unknown>(
   options: NodeOptions<M, string, null> & { accept?: boolean; id?: string } = {},
-): Promise<{ node: Node<M, string, null>; address: string; log: EventLog<M> }> {
-  const node = makeNode<M, string, null>({ ...options, nodeId: options.id ?? `node-${++counter}` });
+): Promise<{ node: Node<M, string>; address: string; log: EventLog<M> }> {
+  const node = makeNode<M>({ ...options, nodeId: options.id ?? `node-${++counter}` });
   const log = new EventLog(node);
   if (options.accept !== false) {
     subscriptions.add(
@@ -41,8 +41,8 @@ export async function listening<M = unknown>(
 /** A client node (not listening) and its event log. */
 export function client<M = unknown>(
   options: NodeOptions<M, string, null> & { id?: string } = {},
-): { node: Node<M, string, null>; log: EventLog<M> } {
-  const node = makeNode<M, string, null>({ ...options, nodeId: options.id ?? `client-${++counter}` });
+): { node: Node<M, string>; log: EventLog<M> } {
+  const node = makeNode<M>({ ...options, nodeId: options.id ?? `client-${++counter}` });
   return { node, log: new EventLog(node) };
 }
 

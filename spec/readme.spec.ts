@@ -1,0 +1,47 @@
+import { execFile } from 'node:child_process';
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { transformSync } from 'esbuild';
+
+/** The README's runnable examples: every ```ts block that imports from 'msgpacknet'. */
+function examples(): { index: number; code: string; prints: string[] }[] {
+  const readme = readFileSync('README.md', 'utf8');
+  const blocks = [...readme.matchAll(/```ts\n([\s\S]*?)```/g)].map((match) => match[1]!);
+  return blocks
+    .map((code, index) => ({ index, code, prints: [...code.matchAll(/\/\/ prints: (.*)$/gm)].map((m) => m[1]!.trim()) }))
+    .filter((example) => example.code.includes("from 'msgpacknet'"));
+}
+
+function run(file: string): Promise<{ code: number | null; stdout: string; stderr: string }> {
+  return new Promise((resolve) => {
+    execFile(process.execPath, [file], { timeout: 20_000 }, (error, stdout, stderr) => {
+      resolve({ code: error ? ((error as { code?: number }).code ?? 1) : 0, stdout, stderr });
+    });
+  });
+}
+
+describe('README examples', () => {
+  const found = examples();
+
+  it('are there', () => {
+    expect(found.length).toBeGreaterThanOrEqual(5);
+  });
+
+  for (const example of found) {
+    it(`example ${example.index} runs against the built package and prints what it says`, async () => {
+      mkdirSync('build/readme', { recursive: true });
+      // Inside the package folder, so `import 'msgpacknet'` resolves to this package's own exports (dist/).
+      const file = `build/readme/example-${example.index}.mjs`;
+      writeFileSync(file, transformSync(example.code, { loader: 'ts', format: 'esm', target: 'es2022' }).code);
+      const result = await run(file);
+      expect(result.stderr).toBe('');
+      expect(result.code).toBe(0);
+      const lines = result.stdout.split('\n').map((line) => line.trim());
+      let from = 0;
+      for (const expected of example.prints) {
+        const at = lines.indexOf(expected, from);
+        expect(at).withContext(`prints: ${expected}\n--- stdout:\n${result.stdout}`).toBeGreaterThanOrEqual(0);
+        from = at + 1;
+      }
+    });
+  }
+});
