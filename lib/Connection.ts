@@ -1,5 +1,5 @@
 import type { Socket } from 'node:net';
-import { map, tap, type Observable, type SchedulerLike, type Subscription } from 'rxjs';
+import { EMPTY, map, switchMap, tap, timer, type Observable, type SchedulerLike, type Subscription } from 'rxjs';
 import type { ResolvedDecodeLimits } from './codec/limits.js';
 import { NetError } from './errors.js';
 import type { DisconnectReason } from './events.js';
@@ -21,6 +21,7 @@ export interface ConnectionConfig<M, N, I> {
   readonly maxPendingMessages: number;
   readonly writeHighWaterMark: number;
   readonly maxQueuedBytes: number;
+  readonly writeTimeout: number;
   readonly linger: number;
   readonly scheduler: SchedulerLike;
   readonly validateMessage: Validator<M> | undefined;
@@ -96,6 +97,22 @@ export class Connection<M, N, I> {
         timeout: config.handshakeTimeout,
         scheduler,
         maxPending: config.maxPendingMessages,
+      }),
+    );
+    // A queue that stays over its high-water mark for writeTimeout: a slow consumer (or a dead peer).
+    this.subscriptions.push(
+      this.writer.writable$.pipe(switchMap((writable) => (writable ? EMPTY : timer(config.writeTimeout, scheduler)))).subscribe(() => {
+        const queued = this.writer.queuedBytes;
+        this.destroy(
+          'slow-consumer',
+          new NetError('TIMEOUT', `${this.remoteAddress} read too slowly: ${queued} bytes queued for ${config.writeTimeout} ms`, {
+            nodeId: this.nodeId,
+            address: this.remoteAddress,
+            limit: 'writeTimeout',
+            max: config.writeTimeout,
+            actual: queued,
+          }),
+        );
       }),
     );
     this.subscriptions.push(

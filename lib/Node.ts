@@ -1,6 +1,6 @@
 import type { Server, Socket } from 'node:net';
 import pTimeout from 'p-timeout';
-import { filter, firstValueFrom, type Observable, type Subscription } from 'rxjs';
+import { Subject, filter, firstValueFrom, type Observable, type Subscription } from 'rxjs';
 import { Encoder } from './codec/Encoder.js';
 import { FrameDecoder } from './codec/FrameDecoder.js';
 import { Connection, type ConnectionConfig, type ConnectionHooks } from './Connection.js';
@@ -15,6 +15,7 @@ import type { NodeStats } from './stats.js';
 import {
   describeValue,
   formatAddress,
+  remoteAddressOf,
   ignore,
   listenOn,
   openSocket,
@@ -50,6 +51,8 @@ interface Tracked<M, N, I> {
   farewell: boolean;
   /** Counts against `maxPendingHandshakes` until decided or ended. */
   pendingSlot: boolean;
+  /** Accepted or rejected by the caller (a rejected or losing connection is no failure). */
+  decided: boolean;
   /** For `connect`/`connectRequest`: settles when the handshake arrives or the connection ends first. */
   waiter?: { resolve(request: ConnectionRequest<M, N, I>): void; reject(error: NetError): void };
   decision?: Subscription;
@@ -91,6 +94,17 @@ export class Node<M = unknown, N = unknown, I = null> implements AsyncDisposable
   private statsHalfLifeValue: number;
   private closing: Promise<void> | undefined;
   private pendingIncoming = 0;
+  private readonly failures = new Subject<NetError>();
+
+  /**
+   * Connections that failed before they were registered, one `NetError`
+   * each (with the peer's `address`): a bad or late handshake, a limit that
+   * refused the socket, a peer that left before the decision, an outgoing
+   * connection whose handshake failed. Registered connections report their end on
+   * `events$` (`disconnected`) instead. Hot and not kept: a flood of bad
+   * connections never fills `events$`. Completes when the node is closed.
+   */
+  readonly failures$: Observable<NetError> = this.failures.asObservable();
 
   constructor(config: NodeConfig<M, N, I>) {
     this.options = resolveNodeOptions(config);
@@ -318,6 +332,7 @@ export class Node<M = unknown, N = unknown, I = null> implements AsyncDisposable
       await Promise.all(closes);
       this.hub.emit({ type: 'closed' });
       this.hub.complete();
+      this.failures.complete();
     })();
     return this.closing;
   }
@@ -342,7 +357,11 @@ export class Node<M = unknown, N = unknown, I = null> implements AsyncDisposable
     socket.on('error', ignore);
     const { maxPendingHandshakes, maxConnections, handshakeTimeout } = this.options;
     if (this.closing || this.pendingIncoming >= maxPendingHandshakes || this.all.size >= maxConnections) {
+      const address = remoteAddressOf(socket);
       socket.destroy();
+      if (this.closing) return;
+      const [limit, max] = this.pendingIncoming >= maxPendingHandshakes ? ['maxPendingHandshakes', maxPendingHandshakes] : ['maxConnections', maxConnections];
+      this.failures.next(new NetError('CONNECTION_ERROR', `refused ${address}: ${limit} (${max}) reached`, { address, limit, max, actual: max }));
       return;
     }
     this.track(socket, false, handshakeTimeout);
@@ -356,7 +375,7 @@ export class Node<M = unknown, N = unknown, I = null> implements AsyncDisposable
       handshakeTimeout: deadline,
     };
     const connection = new Connection<M, N, I>(socket, outgoing, config, this.hooks, this.handshakeBytes);
-    const tracked: Tracked<M, N, I> = { connection, announced: false, farewell: false, pendingSlot: !outgoing };
+    const tracked: Tracked<M, N, I> = { connection, announced: false, farewell: false, pendingSlot: !outgoing, decided: false };
     if (!outgoing) this.pendingIncoming++;
     this.all.set(connection, tracked);
     // The absolute deadline: a request neither accepted nor rejected by then is rejected.
@@ -413,6 +432,12 @@ export class Node<M = unknown, N = unknown, I = null> implements AsyncDisposable
       }
       if (this.registry.get(connection.key) === tracked) this.registry.delete(connection.key);
       if (tracked.announced && !tracked.farewell) this.farewell(tracked, reason, error);
+      else if (!tracked.announced && !tracked.decided && !this.closing) {
+        const address = connection.remoteAddress;
+        this.failures.next(
+          error ?? new NetError('CONNECTION_ERROR', `${address} left before its connection was accepted`, { address, nodeId: connection.nodeId }),
+        );
+      }
     },
   };
 
@@ -430,6 +455,7 @@ export class Node<M = unknown, N = unknown, I = null> implements AsyncDisposable
         if (!connection.isPending || this.closing) return false;
         tracked.decision?.unsubscribe();
         tracked.waiter = undefined;
+        tracked.decided = true;
         this.releaseSlot(tracked);
         this.register(tracked);
         connection.accept();
