@@ -360,8 +360,11 @@ export class Node<M = unknown, N = unknown, I = null> implements AsyncDisposable
       const address = remoteAddressOf(socket);
       socket.destroy();
       if (this.closing) return;
-      const [limit, max] = this.pendingIncoming >= maxPendingHandshakes ? ['maxPendingHandshakes', maxPendingHandshakes] : ['maxConnections', maxConnections];
-      this.failures.next(new NetError('CONNECTION_ERROR', `refused ${address}: ${limit} (${max}) reached`, { address, limit, max, actual: max }));
+      const [limit, max] =
+        this.pendingIncoming >= maxPendingHandshakes ? ['maxPendingHandshakes', maxPendingHandshakes] : ['maxConnections', maxConnections];
+      this.failures.next(
+        new NetError('CONNECTION_ERROR', `refused ${address}: ${limit} (${max}) reached`, { address, limit, max, actual: max }),
+      );
       return;
     }
     this.track(socket, false, handshakeTimeout);
@@ -435,7 +438,8 @@ export class Node<M = unknown, N = unknown, I = null> implements AsyncDisposable
       else if (!tracked.announced && !tracked.decided && !this.closing) {
         const address = connection.remoteAddress;
         this.failures.next(
-          error ?? new NetError('CONNECTION_ERROR', `${address} left before its connection was accepted`, { address, nodeId: connection.nodeId }),
+          error ??
+            new NetError('CONNECTION_ERROR', `${address} left before its connection was accepted`, { address, nodeId: connection.nodeId }),
         );
       }
     },

@@ -25,7 +25,7 @@ const HANDSHAKE = encode([null, 'attacker']);
 function attacker(address: string): Promise<Socket> {
   const [, host, port] = /^(.*):(\d+)$/.exec(address)!;
   return new Promise((resolve, reject) => {
-    const socket = netConnect(Number(port), host!, () => resolve(socket));
+    const socket = netConnect(Number(port), host, () => resolve(socket));
     socket.on('error', () => undefined); // resets are expected here
     socket.once('connect', () => socket.off('error', reject));
     socket.once('error', reject);
@@ -46,7 +46,10 @@ class Canary {
   private running = true;
   private loop: Promise<void> | undefined;
 
-  constructor(private readonly node: Node<number, string, null>, private readonly log: EventLog<number>) {}
+  constructor(
+    private readonly node: Node<number, string>,
+    private readonly log: EventLog<number>,
+  ) {}
 
   start(): void {
     this.loop = (async () => {
@@ -67,14 +70,14 @@ class Canary {
 }
 
 describe('adversarial peers', () => {
-  let target: Node<unknown, string, null>;
+  let target: Node<unknown, string>;
   let address: string;
   let canary: Canary;
   let fdsBefore: number;
   let timersBefore: number;
 
   async function setUp(options: NodeOptions<unknown, string, null> = {}): Promise<void> {
-    target = makeNode<unknown, string, null>({ nodeId: 'target', handshakeTimeout: 400, writeTimeout: 500, linger: 200, ...options });
+    target = makeNode({ nodeId: 'target', handshakeTimeout: 400, writeTimeout: 500, linger: 200, ...options });
     target.events$.subscribe((event) => {
       if (event.type === 'connectionRequest' && event.request.initMessage !== 'hold') event.request.accept();
       if (event.type === 'message' && event.from === 'canary') target.send('canary', event.message);
@@ -118,7 +121,7 @@ describe('adversarial peers', () => {
   describe('garbage instead of a handshake', () => {
     const cases: [string, Uint8Array][] = [
       ['an HTTP request', new TextEncoder().encode('GET / HTTP/1.1\r\nHost: target\r\n\r\n')],
-      ['a TLS ClientHello', hex('16 03 01 00 a5 01 00 00 a1 03 03') ],
+      ['a TLS ClientHello', hex('16 03 01 00 a5 01 00 00 a1 03 03')],
       ['the byte c1', hex('c1')],
       ['a map', encode({ init: null, id: 'x' })],
       ['a 3-array', encode([null, 'x', 1])],
@@ -211,7 +214,12 @@ describe('adversarial peers', () => {
 
   it('a peer leaving before the accept decision: one CONNECTION_ERROR, and the request is void', async () => {
     await setUp();
-    const request = firstValueFrom(target.events$.pipe(filter((event) => event.type === 'connectionRequest'), rxTimeout(2000)));
+    const request = firstValueFrom(
+      target.events$.pipe(
+        filter((event) => event.type === 'connectionRequest'),
+        rxTimeout(2000),
+      ),
+    );
     const failure = nextFailure();
     const socket = await attacker(address);
     socket.write(encode(['hold', 'attacker']));

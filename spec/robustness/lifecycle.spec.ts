@@ -1,0 +1,59 @@
+import { connect as netConnect, type Socket } from 'node:net';
+import { Encoder } from '../../lib/codec/Encoder.js';
+import { concatBytes, hex } from '../helpers/bytes.js';
+import { client, listening, until } from '../helpers/nodes.js';
+
+const encode = (value: unknown): Uint8Array => new Encoder().encode(value);
+
+function raw(address: string): Promise<Socket> {
+  const [, host, port] = /^(.*):(\d+)$/.exec(address)!;
+  return new Promise((resolve) => {
+    const socket = netConnect(Number(port), host, () => resolve(socket));
+    socket.on('error', () => undefined);
+  });
+}
+
+describe('lifecycle faults', () => {
+  it('a reset in the middle of a message: disconnected with CONNECTION_ABORTED, the messages before it delivered', async () => {
+    const b = await listening({ id: 'b' });
+    const socket = await raw(b.address);
+    socket.write(concatBytes(encode([null, 'r']), encode('whole'), hex('a5 68 65'))); // then half of "hello"
+    expect(await b.log.messages(1)).toEqual(['whole']);
+    socket.resetAndDestroy();
+    const gone = await b.log.next('disconnected');
+    expect([gone.reason, gone.error?.code]).toEqual(['error', 'CONNECTION_ABORTED']);
+  });
+
+  it('a FIN in the middle of a message: disconnected with READ_ERROR (bytes left over are an error)', async () => {
+    const b = await listening({ id: 'b' });
+    const socket = await raw(b.address);
+    socket.end(concatBytes(encode([null, 'r']), hex('a5 68 65')));
+    const gone = await b.log.next('disconnected');
+    expect([gone.reason, gone.error?.code]).toEqual(['error', 'READ_ERROR']);
+  });
+
+  it('a half-close by the peer: its messages are delivered, then remote-closed, and we end our side too', async () => {
+    const b = await listening({ id: 'b' });
+    const socket = await raw(b.address);
+    let ended = false;
+    socket.on('end', () => (ended = true));
+    socket.resume();
+    socket.end(concatBytes(encode([null, 'r']), encode(1), encode(2)));
+    expect(await b.log.messages(2)).toEqual([1, 2]);
+    expect((await b.log.next('disconnected')).reason).toBe('remote-closed');
+    await until(() => ended, 2000, 'our FIN');
+  });
+
+  it('connect/close churn: 40 clients come and go, the listener ends with no connection', async () => {
+    const b = await listening<number>({ id: 'b' });
+    for (let i = 0; i < 40; i++) {
+      const a = client<number>({ id: `churn-${i}` });
+      await a.node.connect(b.address);
+      a.node.send('b', i);
+      await a.node.close();
+    }
+    expect((await b.log.messages(40)).sort((x, y) => x - y)).toEqual(Array.from({ length: 40 }, (_, i) => i));
+    await until(() => b.node.connectionCount === 0, 3000, 'all churned connections gone');
+    expect(b.log.ofType('disconnected').length).toBe(40);
+  });
+});
