@@ -17,8 +17,8 @@ describe('the npm package', () => {
       files: { path: string }[];
     }[];
     const paths = packed!.files.map((file) => file.path);
-    expect(paths).toContain('dist/index.js');
-    expect(paths).toContain('dist/index.d.ts');
+    expect(paths).toContain('dist/lib/index.js');
+    expect(paths).toContain('dist/lib/index.d.ts');
     expect(paths).toContain('README.md');
     expect(paths.filter((path) => !/^(dist\/|README\.md$|package\.json$)/.test(path))).toEqual([]);
 

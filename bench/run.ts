@@ -1,0 +1,250 @@
+// The benchmark: msgpacknet Node to Node against the raw baseline (net + @msgpack/msgpack, batched
+// writes, synchronous decoding), in separate processes, interleaved, in one run. Ratios are medians
+// of msgpacknet/raw measured in the same run, because these machines are shared and noisy.
+import { spawn, type ChildProcessWithoutNullStreams } from 'node:child_process';
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { createInterface } from 'node:readline';
+import { fileURLToPath } from 'node:url';
+import { chart } from './chart.js';
+import { PAYLOADS, type PayloadKind } from './payloads.js';
+
+export interface BenchOptions {
+  /** Shorter runs, fewer repetitions, 1k connections only: under a minute. */
+  readonly quick?: boolean;
+  /** Where to write `latest.json` and `latest.svg`. @default bench/results */
+  readonly outDir?: string;
+  /** Called before each step with the step's name, its index and the step count. */
+  readonly onProgress?: (step: string, index: number, total: number) => void;
+}
+
+export interface ThroughputRow {
+  readonly kind: PayloadKind;
+  readonly mpn: { msgsPerSec: number; mbPerSec: number; rssMb: number; stallMs: number };
+  readonly raw: { msgsPerSec: number; mbPerSec: number; rssMb: number; stallMs: number };
+  readonly ratio: number;
+  readonly target: number;
+}
+
+export interface BenchResult {
+  readonly when: string;
+  readonly quick: boolean;
+  readonly node: string;
+  readonly throughput: ThroughputRow[];
+  readonly pingPong: { mpn: { p50: number; p99: number }; raw: { p50: number; p99: number }; ratioP50: number };
+  readonly scale: { connections: number; mpn: ScaleRun; raw: ScaleRun }[];
+}
+
+interface ScaleRun {
+  establishSeconds: number;
+  rssPerConnection: number;
+  fanoutMsgsPerSec: number;
+}
+
+type Line = Record<string, unknown>;
+
+const TARGETS: Record<PayloadKind, number> = { tiny: 0.7, small: 0.7, '1k': 0.85, '64k': 0.9 };
+const WORKER = fileURLToPath(new URL('./worker.js', import.meta.url));
+
+/** A worker process and its JSON lines. */
+class Worker {
+  private readonly lines: Line[] = [];
+  private readonly waiters: (() => void)[] = [];
+  readonly exited: Promise<void>;
+  constructor(readonly child: ChildProcessWithoutNullStreams) {
+    createInterface({ input: child.stdout }).on('line', (text) => {
+      this.lines.push(JSON.parse(text) as Line);
+      for (const wake of this.waiters.splice(0)) wake();
+    });
+    child.stderr.on('data', (chunk: Buffer) => process.stderr.write(chunk));
+    this.exited = new Promise((resolve) => child.once('exit', () => resolve()));
+  }
+  async next(ms = 60_000): Promise<Line> {
+    const deadline = Date.now() + ms;
+    while (this.lines.length === 0) {
+      if (Date.now() > deadline) throw new Error('a benchmark worker stopped answering');
+      await new Promise<void>((resolve) => {
+        const timer = setTimeout(resolve, 100);
+        this.waiters.push(() => {
+          clearTimeout(timer);
+          resolve();
+        });
+      });
+    }
+    return this.lines.shift()!;
+  }
+}
+
+function worker(role: string, ...args: (string | number)[]): Worker {
+  return new Worker(spawn(process.execPath, ['--expose-gc', WORKER, role, ...args.map(String)]));
+}
+
+const median = (values: number[]): number => {
+  const sorted = [...values].sort((a, b) => a - b);
+  const mid = sorted.length >> 1;
+  return sorted.length % 2 ? sorted[mid]! : (sorted[mid - 1]! + sorted[mid]!) / 2;
+};
+
+async function throughput(impl: 'mpn' | 'raw', kind: PayloadKind, seconds: number): Promise<{ msgsPerSec: number; mbPerSec: number; rssMb: number; stallMs: number }> {
+  const receiver = worker(`recv-${impl}`);
+  const { address } = await receiver.next();
+  const sender = worker(`send-${impl}`, address as string, kind, seconds);
+  const result = await receiver.next();
+  const sent = await sender.next();
+  await Promise.all([receiver.exited, sender.exited]);
+  const time = result.seconds as number;
+  return {
+    msgsPerSec: (result.count as number) / time,
+    mbPerSec: (result.bytes as number) / time / 1e6,
+    rssMb: Math.max(result.maxRss as number, sent.maxRss as number) / 1e6,
+    stallMs: result.stallMs as number,
+  };
+}
+
+async function pingPong(impl: 'mpn' | 'raw', count: number): Promise<{ p50: number; p99: number }> {
+  const pong = worker(`pong-${impl}`);
+  const { address } = await pong.next();
+  const ping = worker(`ping-${impl}`, address as string, count);
+  const { rtts } = await ping.next();
+  await Promise.all([ping.exited, pong.exited]);
+  return rtts as { p50: number; p99: number };
+}
+
+async function scale(impl: 'mpn' | 'raw', connections: number, rounds: number): Promise<ScaleRun> {
+  const server = worker(`scale-${impl}`, connections, rounds);
+  const { address } = await server.next();
+  const clients = worker('scale-clients', address as string, connections, rounds);
+  await clients.next(120_000); // opened
+  const established = await server.next(120_000);
+  server.child.stdin.write('go\n');
+  const fanout = await clients.next(120_000);
+  server.child.kill();
+  clients.child.kill();
+  await Promise.all([server.exited, clients.exited]);
+  return {
+    establishSeconds: established.establishSeconds as number,
+    rssPerConnection: established.rssPerConnection as number,
+    fanoutMsgsPerSec: (connections * rounds) / (fanout.fanoutSeconds as number),
+  };
+}
+
+/** Runs the whole benchmark and returns (and writes) its result. */
+export async function runBench(options: BenchOptions = {}): Promise<BenchResult> {
+  const quick = options.quick ?? false;
+  const seconds = quick ? 1 : 3;
+  const reps = quick ? 2 : 5;
+  const pings = quick ? 3000 : 20_000;
+  const sizes = quick ? [1000] : [1000, 10_000];
+  const rounds = 20;
+  const total = reps * PAYLOADS.length * 2 + reps * 2 + sizes.length * 2;
+  let step = 0;
+  const progress = (name: string): void => options.onProgress?.(name, step++, total);
+
+  const runs = new Map<string, { msgsPerSec: number; mbPerSec: number; rssMb: number; stallMs: number }[]>();
+  for (let rep = 0; rep < reps; rep++) {
+    for (const kind of PAYLOADS) {
+      // Interleaved, alternating which goes first, so drift on the machine hits both.
+      for (const impl of rep % 2 === 0 ? (['mpn', 'raw'] as const) : (['raw', 'mpn'] as const)) {
+        progress(`throughput ${kind} ${impl === 'mpn' ? 'msgpacknet' : 'raw'} (${rep + 1}/${reps})`);
+        const key = `${kind}/${impl}`;
+        runs.set(key, [...(runs.get(key) ?? []), await throughput(impl, kind, seconds)]);
+      }
+    }
+  }
+  const throughputRows = PAYLOADS.map((kind): ThroughputRow => {
+    const pick = (impl: string): { msgsPerSec: number; mbPerSec: number; rssMb: number; stallMs: number } => {
+      const list = runs.get(`${kind}/${impl}`)!;
+      return {
+        msgsPerSec: median(list.map((r) => r.msgsPerSec)),
+        mbPerSec: median(list.map((r) => r.mbPerSec)),
+        rssMb: Math.max(...list.map((r) => r.rssMb)),
+        stallMs: Math.max(...list.map((r) => r.stallMs)),
+      };
+    };
+    const mpnList = runs.get(`${kind}/mpn`)!;
+    const rawList = runs.get(`${kind}/raw`)!;
+    const ratio = median(mpnList.map((r, i) => r.msgsPerSec / rawList[i]!.msgsPerSec));
+    return { kind, mpn: pick('mpn'), raw: pick('raw'), ratio, target: TARGETS[kind] };
+  });
+
+  const pings50: { mpn: { p50: number; p99: number }[]; raw: { p50: number; p99: number }[] } = { mpn: [], raw: [] };
+  for (let rep = 0; rep < reps; rep++) {
+    for (const impl of rep % 2 === 0 ? (['mpn', 'raw'] as const) : (['raw', 'mpn'] as const)) {
+      progress(`ping-pong ${impl === 'mpn' ? 'msgpacknet' : 'raw'} (${rep + 1}/${reps})`);
+      pings50[impl].push(await pingPong(impl, pings));
+    }
+  }
+  const pingSummary = (impl: 'mpn' | 'raw'): { p50: number; p99: number } => ({
+    p50: median(pings50[impl].map((r) => r.p50)),
+    p99: median(pings50[impl].map((r) => r.p99)),
+  });
+  const pingPongResult = {
+    mpn: pingSummary('mpn'),
+    raw: pingSummary('raw'),
+    ratioP50: median(pings50.mpn.map((r, i) => r.p50 / pings50.raw[i]!.p50)),
+  };
+
+  const scaleRuns: BenchResult['scale'] = [];
+  for (const connections of sizes) {
+    progress(`${connections} connections, msgpacknet`);
+    const mpn = await scale('mpn', connections, rounds);
+    progress(`${connections} connections, raw`);
+    const raw = await scale('raw', connections, rounds);
+    scaleRuns.push({ connections, mpn, raw });
+  }
+
+  const result: BenchResult = {
+    when: new Date().toISOString(),
+    quick,
+    node: process.version,
+    throughput: throughputRows,
+    pingPong: pingPongResult,
+    scale: scaleRuns,
+  };
+  const outDir = options.outDir ?? 'bench/results';
+  mkdirSync(outDir, { recursive: true });
+  writeFileSync(`${outDir}/latest.json`, `${JSON.stringify(result, null, 2)}\n`);
+  writeFileSync(`${outDir}/latest.svg`, chart(result));
+  return result;
+}
+
+const fmt = (n: number, digits = 0): string => n.toLocaleString('en-US', { maximumFractionDigits: digits, minimumFractionDigits: digits });
+
+/** The result as a Markdown table (the README's Performance section uses it). */
+export function table(result: BenchResult): string {
+  const lines = [
+    '| one-way | msgpacknet msgs/s | MB/s | raw msgs/s | MB/s | ratio (median) | target | peak RSS mpn / raw | longest stall (mpn) |',
+    '|---|---:|---:|---:|---:|---:|---:|---:|---:|',
+  ];
+  for (const row of result.throughput) {
+    lines.push(
+      `| ${row.kind} | ${fmt(row.mpn.msgsPerSec)} | ${fmt(row.mpn.mbPerSec, 1)} | ${fmt(row.raw.msgsPerSec)} | ${fmt(row.raw.mbPerSec, 1)} | **${fmt(row.ratio, 2)}** | ${row.ratio >= row.target ? '>=' : '**missed** >='} ${row.target} | ${fmt(row.mpn.rssMb)} / ${fmt(row.raw.rssMb)} MB | ${fmt(row.mpn.stallMs, 1)} ms |`,
+    );
+  }
+  const { pingPong } = result;
+  lines.push('', '| ping-pong (tiny, one in flight) | p50 | p99 |', '|---|---:|---:|');
+  lines.push(`| msgpacknet | ${fmt(pingPong.mpn.p50)} us | ${fmt(pingPong.mpn.p99)} us |`);
+  lines.push(`| raw | ${fmt(pingPong.raw.p50)} us | ${fmt(pingPong.raw.p99)} us |`);
+  lines.push(`| ratio p50 (median) | **${fmt(pingPong.ratioP50, 2)}** (target <= 1.2) | |`);
+  lines.push('', '| connections | establish mpn / raw | RSS per connection mpn / raw | fan-out msgs/s mpn / raw |', '|---:|---:|---:|---:|');
+  for (const run of result.scale) {
+    lines.push(
+      `| ${fmt(run.connections)} | ${fmt(run.mpn.establishSeconds, 2)} s / ${fmt(run.raw.establishSeconds, 2)} s | ${fmt(run.mpn.rssPerConnection / 1024, 1)} KiB / ${fmt(run.raw.rssPerConnection / 1024, 1)} KiB | ${fmt(run.mpn.fanoutMsgsPerSec)} / ${fmt(run.raw.fanoutMsgsPerSec)} |`,
+    );
+  }
+  return lines.join('\n');
+}
+
+if (process.argv[1] === fileURLToPath(import.meta.url)) {
+  const quick = process.argv.includes('--quick');
+  const tty = process.stderr.isTTY;
+  const result = await runBench({
+    quick,
+    onProgress: (name, index, total) => {
+      if (tty) process.stderr.write(`\r\x1b[K[${index + 1}/${total}] ${name}`);
+      else process.stderr.write(`[${index + 1}/${total}] ${name}\n`);
+    },
+  });
+  if (tty) process.stderr.write('\r\x1b[K');
+  console.log(table(result));
+  console.log('\nwritten: bench/results/latest.json, bench/results/latest.svg');
+}

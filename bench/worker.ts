@@ -1,0 +1,311 @@
+// One benchmark process. `node build/bench/worker.js ROLE ...`; it reports JSON lines on stdout.
+// Roles come in pairs (a receiver or server in one process, a sender or client in another):
+//   recv-mpn / send-mpn, recv-raw / send-raw      one-way throughput
+//   pong-mpn / ping-mpn, pong-raw / ping-raw      round trips, one in flight
+//   scale-mpn / scale-raw, scale-clients           N connections to one node
+import { Encoder as MsgpackEncoder, decodeMulti } from '@msgpack/msgpack';
+import { createServer, connect as netConnect, type Socket } from 'node:net';
+import { monitorEventLoopDelay, performance } from 'node:perf_hooks';
+import { Node } from '../lib/index.js';
+import { payload, type PayloadKind } from './payloads.js';
+import { splitValues } from './rawSplit.js';
+
+const [role = '', ...args] = process.argv.slice(2);
+const report = (value: Record<string, unknown>): void => {
+  process.stdout.write(`${JSON.stringify({ ...value, maxRss: process.resourceUsage().maxRSS * 1024 })}\n`);
+};
+const turn = (): Promise<void> => new Promise((resolve) => setImmediate(resolve));
+const END = 'end';
+
+/** Counts messages from the first until END, and the longest event-loop stall meanwhile. */
+class Meter {
+  count = 0;
+  private first = 0;
+  private readonly delay = monitorEventLoopDelay({ resolution: 5 });
+  constructor() {
+    this.delay.enable();
+  }
+  message(): void {
+    if (this.count++ === 0) this.first = performance.now();
+  }
+  done(bytes: number): void {
+    this.delay.disable();
+    const seconds = (performance.now() - this.first) / 1000;
+    report({ count: this.count, bytes, seconds, stallMs: this.delay.max / 1e6 });
+  }
+}
+
+function rawListen(onSocket: (socket: Socket) => void): Promise<string> {
+  return new Promise((resolve) => {
+    const server = createServer({ noDelay: true }, onSocket);
+    server.listen(0, '127.0.0.1', () => resolve(`127.0.0.1:${(server.address() as { port: number }).port}`));
+  });
+}
+
+function rawConnect(address: string): Promise<Socket> {
+  const [host, port] = address.split(':') as [string, string];
+  return new Promise((resolve) => {
+    const socket = netConnect({ host, port: Number(port), noDelay: true }, () => resolve(socket));
+  });
+}
+
+/** The raw baseline's receive path: a header scan for value ends, then decodeMulti over the complete ones. */
+function rawReader(onValue: (value: unknown) => void): (chunk: Buffer) => void {
+  let leftover: Buffer | undefined;
+  return (chunk) => {
+    const bytes = leftover ? Buffer.concat([leftover, chunk]) : chunk;
+    const end = splitValues(bytes);
+    if (end > 0) for (const value of decodeMulti(bytes.subarray(0, end))) onValue(value);
+    leftover = end < bytes.length ? bytes.subarray(end) : undefined;
+  };
+}
+
+/** The raw baseline's send path: values encoded into one buffer, written once per event-loop turn. */
+class RawBatcher {
+  private readonly encoder = new MsgpackEncoder({ useBigInt64: false });
+  private buffer = Buffer.allocUnsafe(1 << 20);
+  private length = 0;
+  constructor(private readonly socket: Socket) {}
+  add(value: unknown): void {
+    const bytes = this.encoder.encodeSharedRef(value);
+    if (this.length + bytes.length > this.buffer.length) {
+      const next = Buffer.allocUnsafe(Math.max(this.buffer.length * 2, this.length + bytes.length));
+      this.buffer.copy(next, 0, 0, this.length);
+      this.buffer = next;
+    }
+    this.buffer.set(bytes, this.length);
+    this.length += bytes.length;
+  }
+  /** Writes the batch; resolves when the socket can take more. */
+  async flush(): Promise<void> {
+    const out = this.buffer.subarray(0, this.length);
+    this.buffer = Buffer.allocUnsafe(this.buffer.length);
+    this.length = 0;
+    if (!this.socket.write(out)) await new Promise((resolve) => this.socket.once('drain', resolve));
+  }
+}
+
+async function send(kind: PayloadKind, seconds: number, sendOne: (value: unknown) => void, afterBatch: () => Promise<void>): Promise<void> {
+  const make = payload(kind);
+  const batch = Math.max(1, Math.floor((256 * 1024) / make.size));
+  const deadline = performance.now() + seconds * 1000;
+  let seq = 0;
+  while (performance.now() < deadline) {
+    for (let i = 0; i < batch; i++) sendOne(make.next(seq++));
+    await afterBatch();
+  }
+  sendOne(END);
+  await afterBatch();
+  report({ sent: seq });
+}
+
+async function main(): Promise<void> {
+  switch (role) {
+    case 'recv-mpn': {
+      const node = new Node<unknown, string>({ nodeId: 'receiver', maxValueBytes: 1 << 20 });
+      const meter = new Meter();
+      node.events$.subscribe((event) => {
+        if (event.type === 'connectionRequest') event.request.accept();
+        else if (event.type === 'message') {
+          if (event.message === END) {
+            meter.done(node.stats().connections[0]?.readTotal ?? 0);
+            void node.close().then(() => process.exit(0));
+          } else meter.message();
+        }
+      });
+      report({ address: await node.listen('127.0.0.1:0') });
+      break;
+    }
+    case 'send-mpn': {
+      const [address = '', kind, seconds] = args;
+      const node = new Node<unknown, string>({ nodeId: 'sender', maxValueBytes: 1 << 20 });
+      const peer = await node.connect(address);
+      let writable = true;
+      node.writable$(peer).subscribe((value) => (writable = value));
+      await send(kind as PayloadKind, Number(seconds), (value) => node.send(peer, value), () => (writable ? turn() : node.drain(peer)));
+      await node.close();
+      process.exit(0);
+      break;
+    }
+    case 'recv-raw': {
+      const meter = new Meter();
+      let bytes = 0;
+      report({
+        address: await rawListen((socket) => {
+          const read = rawReader((value) => {
+            if (value === END) {
+              meter.done(bytes);
+              process.exit(0);
+            } else meter.message();
+          });
+          socket.on('data', (chunk: Buffer) => {
+            bytes += chunk.length;
+            read(chunk);
+          });
+        }),
+      });
+      break;
+    }
+    case 'send-raw': {
+      const [address = '', kind, seconds] = args;
+      const socket = await rawConnect(address);
+      const batcher = new RawBatcher(socket);
+      await send(kind as PayloadKind, Number(seconds), (value) => batcher.add(value), async () => {
+        await batcher.flush();
+        await turn();
+      });
+      socket.end(() => process.exit(0));
+      break;
+    }
+    case 'pong-mpn': {
+      const node = new Node<unknown, string>({ nodeId: 'pong' });
+      node.events$.subscribe((event) => {
+        if (event.type === 'connectionRequest') event.request.accept();
+        else if (event.type === 'message') node.send(event.from, event.message);
+        else if (event.type === 'disconnected') void node.close().then(() => process.exit(0));
+      });
+      report({ address: await node.listen('127.0.0.1:0') });
+      break;
+    }
+    case 'ping-mpn': {
+      const [address = '', count] = args;
+      const node = new Node<number, string>({ nodeId: 'ping' });
+      const peer = await node.connect(address);
+      const times: number[] = [];
+      let started = 0;
+      await new Promise<void>((resolve) => {
+        node.events$.subscribe((event) => {
+          if (event.type !== 'message') return;
+          times.push(performance.now() - started);
+          if (times.length === Number(count)) resolve();
+          else {
+            started = performance.now();
+            node.send(peer, 42);
+          }
+        });
+        started = performance.now();
+        node.send(peer, 42);
+      });
+      report({ rtts: summarize(times) });
+      await node.close();
+      process.exit(0);
+      break;
+    }
+    case 'pong-raw': {
+      const encoder = new MsgpackEncoder();
+      report({
+        address: await rawListen((socket) => {
+          const read = rawReader((value) => socket.write(encoder.encode(value)));
+          socket.on('data', read);
+          socket.on('end', () => process.exit(0));
+        }),
+      });
+      break;
+    }
+    case 'ping-raw': {
+      const [address = '', count] = args;
+      const socket = await rawConnect(address);
+      const encoder = new MsgpackEncoder();
+      const times: number[] = [];
+      let started = 0;
+      await new Promise<void>((resolve) => {
+        socket.on(
+          'data',
+          rawReader(() => {
+            times.push(performance.now() - started);
+            if (times.length === Number(count)) resolve();
+            else {
+              started = performance.now();
+              socket.write(encoder.encode(42));
+            }
+          }),
+        );
+        started = performance.now();
+        socket.write(encoder.encode(42));
+      });
+      report({ rtts: summarize(times) });
+      socket.end(() => process.exit(0));
+      break;
+    }
+    case 'scale-mpn':
+    case 'scale-raw': {
+      const [connections = '0', rounds = '0'] = args;
+      const n = Number(connections);
+      global.gc?.();
+      const before = process.memoryUsage().rss;
+      let connected = 0;
+      let firstAt = 0;
+      const onConnected = (): void => {
+        if (connected++ === 0) firstAt = performance.now();
+        if (connected === n) {
+          global.gc?.();
+          report({ connected, establishSeconds: (performance.now() - firstAt) / 1000, rssPerConnection: (process.memoryUsage().rss - before) / n });
+        }
+      };
+      const sockets: Socket[] = [];
+      let node: Node<unknown, string> | undefined;
+      if (role === 'scale-mpn') {
+        node = new Node<unknown, string>({ nodeId: 'hub', maxConnections: n + 10, maxPendingHandshakes: n + 10 });
+        node.events$.subscribe((event) => {
+          if (event.type === 'connectionRequest') event.request.accept();
+          else if (event.type === 'connected') onConnected();
+        });
+        report({ address: await node.listen('127.0.0.1:0') });
+      } else {
+        report({
+          address: await rawListen((socket) => {
+            sockets.push(socket);
+            socket.write(Uint8Array.of(0x92, 0xc0, 0xa3, 0x68, 0x75, 0x62));
+            onConnected();
+          }),
+        });
+      }
+      // the coordinator says "go" on stdin: fan out `rounds` tiny messages to every connection
+      process.stdin.once('data', () => {
+        const started = performance.now();
+        const encoder = new MsgpackEncoder();
+        const stats = node?.stats().connections ?? [];
+        for (let round = 0; round < Number(rounds); round++) {
+          if (node) for (const connection of stats) node.send(connection.nodeId, round & 0x7f);
+          else for (const socket of sockets) socket.write(encoder.encode(round & 0x7f));
+        }
+        report({ fanoutQueuedSeconds: (performance.now() - started) / 1000 });
+      });
+      break;
+    }
+    case 'scale-clients': {
+      const [address = '', connections = '0', rounds = '0'] = args;
+      const n = Number(connections);
+      let received = 0;
+      let startedAt = 0;
+      const sockets: Socket[] = [];
+      const handshakeLength = 6;
+      const open = async (i: number): Promise<void> => {
+        const socket = await rawConnect(address);
+        socket.write(Uint8Array.of(0x92, 0xc0, 0xcd, (i >> 8) & 0xff, i & 0xff));
+        let skip = handshakeLength;
+        socket.on('data', (chunk: Buffer) => {
+          const skipped = Math.min(skip, chunk.length);
+          skip -= skipped;
+          if (received === 0 && chunk.length > skipped) startedAt = performance.now();
+          received += chunk.length - skipped;
+          if (received === n * Number(rounds)) report({ fanoutSeconds: (performance.now() - startedAt) / 1000, received });
+        });
+        sockets.push(socket);
+      };
+      for (let i = 0; i < n; i += 100) await Promise.all(Array.from({ length: Math.min(100, n - i) }, (_, j) => open(i + j)));
+      report({ opened: sockets.length });
+      break;
+    }
+    default:
+      throw new Error(`unknown role ${role}`);
+  }
+}
+
+function summarize(times: number[]): { p50: number; p99: number } {
+  const sorted = [...times].sort((a, b) => a - b);
+  const at = (q: number): number => (sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))] ?? 0) * 1000;
+  return { p50: at(0.5), p99: at(0.99) };
+}
+
+await main();
