@@ -84,7 +84,11 @@ const median = (values: number[]): number => {
   return sorted.length % 2 ? sorted[mid]! : (sorted[mid - 1]! + sorted[mid]!) / 2;
 };
 
-async function throughput(impl: 'mpn' | 'raw', kind: PayloadKind, seconds: number): Promise<{ msgsPerSec: number; mbPerSec: number; rssMb: number; stallMs: number }> {
+async function throughput(
+  impl: 'mpn' | 'raw',
+  kind: PayloadKind,
+  seconds: number,
+): Promise<{ msgsPerSec: number; mbPerSec: number; rssMb: number; stallMs: number }> {
   const receiver = worker(`recv-${impl}`);
   const { address } = await receiver.next();
   const sender = worker(`send-${impl}`, address as string, kind, seconds);
@@ -225,7 +229,11 @@ export function table(result: BenchResult): string {
   lines.push(`| msgpacknet | ${fmt(pingPong.mpn.p50)} us | ${fmt(pingPong.mpn.p99)} us |`);
   lines.push(`| raw | ${fmt(pingPong.raw.p50)} us | ${fmt(pingPong.raw.p99)} us |`);
   lines.push(`| ratio p50 (median) | **${fmt(pingPong.ratioP50, 2)}** (target <= 1.2) | |`);
-  lines.push('', '| connections | establish mpn / raw | RSS per connection mpn / raw | fan-out msgs/s mpn / raw |', '|---:|---:|---:|---:|');
+  lines.push(
+    '',
+    '| connections | establish mpn / raw | RSS per connection mpn / raw | fan-out msgs/s mpn / raw |',
+    '|---:|---:|---:|---:|',
+  );
   for (const run of result.scale) {
     lines.push(
       `| ${fmt(run.connections)} | ${fmt(run.mpn.establishSeconds, 2)} s / ${fmt(run.raw.establishSeconds, 2)} s | ${fmt(run.mpn.rssPerConnection / 1024, 1)} KiB / ${fmt(run.raw.rssPerConnection / 1024, 1)} KiB | ${fmt(run.mpn.fanoutMsgsPerSec)} / ${fmt(run.raw.fanoutMsgsPerSec)} |`,

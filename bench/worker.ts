@@ -122,7 +122,12 @@ async function main(): Promise<void> {
       const peer = await node.connect(address);
       let writable = true;
       node.writable$(peer).subscribe((value) => (writable = value));
-      await send(kind as PayloadKind, Number(seconds), (value) => node.send(peer, value), () => (writable ? turn() : node.drain(peer)));
+      await send(
+        kind as PayloadKind,
+        Number(seconds),
+        (value) => node.send(peer, value),
+        () => (writable ? turn() : node.drain(peer)),
+      );
       await node.close();
       process.exit(0);
       break;
@@ -150,10 +155,15 @@ async function main(): Promise<void> {
       const [address = '', kind, seconds] = args;
       const socket = await rawConnect(address);
       const batcher = new RawBatcher(socket);
-      await send(kind as PayloadKind, Number(seconds), (value) => batcher.add(value), async () => {
-        await batcher.flush();
-        await turn();
-      });
+      await send(
+        kind as PayloadKind,
+        Number(seconds),
+        (value) => batcher.add(value),
+        async () => {
+          await batcher.flush();
+          await turn();
+        },
+      );
       socket.end(() => process.exit(0));
       break;
     }
@@ -239,7 +249,11 @@ async function main(): Promise<void> {
         if (connected++ === 0) firstAt = performance.now();
         if (connected === n) {
           global.gc?.();
-          report({ connected, establishSeconds: (performance.now() - firstAt) / 1000, rssPerConnection: (process.memoryUsage().rss - before) / n });
+          report({
+            connected,
+            establishSeconds: (performance.now() - firstAt) / 1000,
+            rssPerConnection: (process.memoryUsage().rss - before) / n,
+          });
         }
       };
       const sockets: Socket[] = [];

@@ -89,7 +89,13 @@ export class Connection<M, N, I> {
 
     const frames = fromSocket(socket).pipe(
       tap((chunk) => this.read.add(chunk.length, scheduler.now())),
-      idleTimeout({ each: config.connectionTimeout, scheduler, info: { address: this.remoteAddress } }),
+      // Restarted at most 16 times per period: a busy connection costs no timer per chunk; never closed early.
+      idleTimeout({
+        each: config.connectionTimeout,
+        resolution: config.connectionTimeout / 16,
+        scheduler,
+        info: { address: this.remoteAddress },
+      }),
       decodeFrames({ ...config.limits, first: { maxValueBytes: config.maxHandshakeBytes } }),
       handshake<I, N>({
         validateInit: config.validateInit,
@@ -154,24 +160,27 @@ export class Connection<M, N, I> {
     if (this.state !== 'pending' || !this.handshakeResult) return;
     this.state = 'open';
     const { validateMessage } = this.config;
+    const messages = this.handshakeResult.messages;
     this.subscriptions.push(
-      this.handshakeResult.messages
-        .pipe(
-          map((value) => {
-            const checked = validate(validateMessage, value);
-            if (!checked.ok)
-              throw new NetError('READ_ERROR', `invalid message from ${this.remoteAddress}: ${checked.reason}`, {
-                nodeId: this.nodeId,
-                address: this.remoteAddress,
-              });
-            return checked.value;
-          }),
-        )
-        .subscribe({
-          next: (message) => this.hooks.message(this, message),
-          error: (error: unknown) => this.fail(error),
-          complete: () => this.end('remote-closed', undefined),
-        }),
+      (validateMessage === undefined
+        ? messages
+        : messages.pipe(
+            map((value) => {
+              const checked = validate(validateMessage, value);
+              if (!checked.ok) {
+                throw new NetError('READ_ERROR', `invalid message from ${this.remoteAddress}: ${checked.reason}`, {
+                  nodeId: this.nodeId,
+                  address: this.remoteAddress,
+                });
+              }
+              return checked.value;
+            }),
+          )
+      ).subscribe({
+        next: (message) => this.hooks.message(this, message as M),
+        error: (error: unknown) => this.fail(error),
+        complete: () => this.end('remote-closed', undefined),
+      }),
     );
     this.socket.resume();
   }

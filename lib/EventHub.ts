@@ -9,7 +9,8 @@ import { Observable, type Subscriber } from 'rxjs';
  */
 export class EventHub<E> {
   readonly events$: Observable<E>;
-  private readonly subscribers = new Set<Subscriber<E>>();
+  /** Replaced, never mutated, on (un)subscribe: emitting iterates a stable snapshot without copying. */
+  private subscribers: readonly Subscriber<E>[] = [];
   private kept: E[] = [];
   private head = 0;
   private draining = false;
@@ -21,11 +22,11 @@ export class EventHub<E> {
     private readonly onOverflow: (paused: boolean) => void,
   ) {
     this.events$ = new Observable<E>((subscriber) => {
-      this.subscribers.add(subscriber);
+      this.subscribers = [...this.subscribers, subscriber];
       this.drain(subscriber);
       if (this.completed && this.size === 0) subscriber.complete();
       return () => {
-        this.subscribers.delete(subscriber);
+        this.subscribers = this.subscribers.filter((s) => s !== subscriber);
       };
     });
   }
@@ -37,23 +38,25 @@ export class EventHub<E> {
 
   /** Delivers `event` to every subscriber, or keeps it when there is none. */
   emit(event: E): void {
-    if (this.subscribers.size === 0 || this.draining || this.size > 0) {
+    const subscribers = this.subscribers;
+    if (subscribers.length === 0 || this.draining || this.size > 0) {
       this.kept.push(event);
       if (!this.paused && this.size > this.bound) {
         this.paused = true;
         this.onOverflow(true);
       }
-      const first = this.subscribers.values().next();
-      if (first.done !== true && !this.draining) this.drain(first.value);
+      const first = subscribers[0];
+      if (first && !this.draining) this.drain(first);
       return;
     }
-    for (const subscriber of [...this.subscribers]) subscriber.next(event);
+    if (subscribers.length === 1) subscribers[0]!.next(event);
+    else for (const subscriber of subscribers) subscriber.next(event);
   }
 
   /** Completes every subscriber once the kept events are handed out; later subscribers get what is kept, then complete. */
   complete(): void {
     this.completed = true;
-    if (this.size === 0) for (const subscriber of [...this.subscribers]) subscriber.complete();
+    if (this.size === 0) for (const subscriber of this.subscribers) subscriber.complete();
   }
 
   /** Takes the next kept event, if any (for `receive()`). */
@@ -89,6 +92,6 @@ export class EventHub<E> {
       this.paused = false;
       this.onOverflow(false);
     }
-    if (this.completed && this.size === 0) for (const subscriber of [...this.subscribers]) subscriber.complete();
+    if (this.completed && this.size === 0) for (const subscriber of this.subscribers) subscriber.complete();
   }
 }

@@ -95,6 +95,9 @@ export class Node<M = unknown, N = unknown, I = null> implements AsyncDisposable
   private closing: Promise<void> | undefined;
   private pendingIncoming = 0;
   private readonly failures = new Subject<NetError>();
+  /** The last primitive id sent to, and its connection; forgotten whenever the registry changes. */
+  private lastTo: N | undefined;
+  private lastTracked: Tracked<M, N, I> | undefined;
 
   /**
    * Connections that failed before they were registered, one `NetError`
@@ -298,6 +301,11 @@ export class Node<M = unknown, N = unknown, I = null> implements AsyncDisposable
    * full) or `ALREADY_CLOSED`.
    */
   send(to: N, message: M): void {
+    // The same id as the last send (the common case in a loop): skip the key and the lookup.
+    if (to === this.lastTo && this.lastTracked !== undefined && !this.closing) {
+      this.lastTracked.connection.send(message);
+      return;
+    }
     this.assertOpen();
     const key = nodeIdKey(to);
     if (key === this.key) {
@@ -308,7 +316,12 @@ export class Node<M = unknown, N = unknown, I = null> implements AsyncDisposable
       );
       return;
     }
-    this.tracked(to, key).connection.send(message);
+    const tracked = this.tracked(to, key);
+    tracked.connection.send(message);
+    if (typeof to !== 'object') {
+      this.lastTo = to;
+      this.lastTracked = tracked;
+    }
   }
 
   /**
@@ -434,6 +447,7 @@ export class Node<M = unknown, N = unknown, I = null> implements AsyncDisposable
         tracked.waiter = undefined;
       }
       if (this.registry.get(connection.key) === tracked) this.registry.delete(connection.key);
+      this.forgetLastSend();
       if (tracked.announced && !tracked.farewell) this.farewell(tracked, reason, error);
       else if (!tracked.announced && !tracked.decided && !this.closing) {
         const address = connection.remoteAddress;
@@ -500,8 +514,14 @@ export class Node<M = unknown, N = unknown, I = null> implements AsyncDisposable
       void existing.connection.close('replaced', true);
     }
     this.registry.set(connection.key, tracked);
+    this.forgetLastSend();
     tracked.announced = true;
     this.hub.emit({ type: 'connected', nodeId: connection.nodeId as N });
+  }
+
+  private forgetLastSend(): void {
+    this.lastTo = undefined;
+    this.lastTracked = undefined;
   }
 
   private releaseSlot(tracked: Tracked<M, N, I>): void {

@@ -20,6 +20,7 @@ export interface WriterConfig extends EncoderConfig {
 export class Writer {
   private readonly encoder: Encoder;
   private scheduled = false;
+  private socketQueued = 0;
   private readonly writableSubject = new BehaviorSubject(true);
   /** Whether the queue is under its high-water mark; emits on change. */
   readonly writable$: Observable<boolean> = this.writableSubject.pipe(distinctUntilChanged());
@@ -44,7 +45,8 @@ export class Writer {
 
   /** Queues one message; throws `SEND_ERROR` when it cannot be encoded or the queue is full. */
   send(message: unknown): void {
-    const queued = this.queuedBytes;
+    // The socket's share is read at the last flush: cheap, and exact enough for a limit this coarse.
+    const queued = this.encoder.length + this.socketQueued;
     if (queued >= this.config.maxQueuedBytes) {
       throw new NetError('SEND_ERROR', `the write queue is full (${queued} bytes queued, maxQueuedBytes ${this.config.maxQueuedBytes})`, {
         limit: 'maxQueuedBytes',
@@ -69,15 +71,16 @@ export class Writer {
     this.update();
   }
 
+  private update(): void {
+    this.socketQueued = this.socket.writableLength;
+    const writable = this.queuedBytes < this.config.highWaterMark;
+    if (writable !== this.writableSubject.value && !this.writableSubject.closed) this.writableSubject.next(writable);
+  }
+
   /** Completes `writable$`. */
   dispose(): void {
     this.writableSubject.complete();
   }
 
   private readonly flushTask = (): void => this.flush();
-
-  private update(): void {
-    const writable = this.queuedBytes < this.config.highWaterMark;
-    if (writable !== this.writableSubject.value && !this.writableSubject.closed) this.writableSubject.next(writable);
-  }
 }

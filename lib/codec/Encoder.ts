@@ -223,26 +223,18 @@ export class Encoder {
     this.pos = p + needed + written;
   }
 
-  /** Short strings: counting and writing UTF-8 by hand beats TextEncoder's call overhead. */
+  /**
+   * Short strings (under 64 UTF-16 units, so at most 189 UTF-8 bytes): written
+   * by hand in one pass after a reserved header, which beats TextEncoder's
+   * call overhead; the header is fixed up once the length is known.
+   */
   private shortString(s: string): void {
     const length = s.length;
-    let byteLength = 0;
-    for (let i = 0; i < length; i++) {
-      const c = s.charCodeAt(i);
-      if (c < 0x80) byteLength += 1;
-      else if (c < 0x800) byteLength += 2;
-      else if (c >= 0xd800 && c <= 0xdbff) {
-        const d = s.charCodeAt(i + 1);
-        if (!(d >= 0xdc00 && d <= 0xdfff)) throw loneSurrogate();
-        byteLength += 4;
-        i++;
-      } else if (c >= 0xdc00 && c <= 0xdfff) throw loneSurrogate();
-      else byteLength += 3;
-    }
-    this.strHeader(byteLength);
-    this.ensure(byteLength);
+    const reserved = length <= 10 ? 1 : 2; // 10 units make at most 30 bytes: a fixstr
+    this.ensure(reserved + length * 3);
     const bytes = this.bytes;
-    let p = this.pos;
+    const start = this.pos;
+    let p = start + reserved;
     for (let i = 0; i < length; i++) {
       let c = s.charCodeAt(i);
       if (c < 0x80) {
@@ -250,8 +242,11 @@ export class Encoder {
       } else if (c < 0x800) {
         bytes[p++] = 0xc0 | (c >> 6);
         bytes[p++] = 0x80 | (c & 0x3f);
-      } else if (c >= 0xd800 && c <= 0xdbff) {
-        c = 0x10000 + ((c - 0xd800) << 10) + (s.charCodeAt(++i) - 0xdc00);
+      } else if (c >= 0xd800 && c <= 0xdfff) {
+        const d = s.charCodeAt(i + 1);
+        if (c > 0xdbff || !(d >= 0xdc00 && d <= 0xdfff)) throw loneSurrogate();
+        c = 0x10000 + ((c - 0xd800) << 10) + (d - 0xdc00);
+        i++;
         bytes[p++] = 0xf0 | (c >> 18);
         bytes[p++] = 0x80 | ((c >> 12) & 0x3f);
         bytes[p++] = 0x80 | ((c >> 6) & 0x3f);
@@ -261,6 +256,17 @@ export class Encoder {
         bytes[p++] = 0x80 | ((c >> 6) & 0x3f);
         bytes[p++] = 0x80 | (c & 0x3f);
       }
+    }
+    const byteLength = p - start - reserved;
+    if (reserved === 1) {
+      bytes[start] = 0xa0 | byteLength;
+    } else if (byteLength < 32) {
+      bytes.copyWithin(start + 1, start + 2, p);
+      bytes[start] = 0xa0 | byteLength;
+      p -= 1;
+    } else {
+      bytes[start] = 0xd9;
+      bytes[start + 1] = byteLength;
     }
     this.pos = p;
   }

@@ -38,7 +38,10 @@ function mapKey(key: unknown): string | number {
 export class FrameDecoder {
   private readonly scanner: FrameScanner;
   private readonly limits: ResolvedDecodeLimits;
+  /** The fast path: 64-bit integers as numbers (exact up to 2^53 - 1, all the scanner lets through it). */
   private readonly decoder: Decoder;
+  /** The exact path, for batches holding an integer beyond 2^53 - 1: bigints, then safe ones back to numbers. */
+  private readonly exact: Decoder;
   private parts: Uint8Array[] = [];
   private firstPending: boolean;
 
@@ -46,16 +49,16 @@ export class FrameDecoder {
     this.limits = resolveDecodeLimits(config);
     this.firstPending = config.first !== undefined;
     this.scanner = new FrameScanner(config.first ? resolveDecodeLimits(config.first, this.limits) : this.limits);
-    this.decoder = new Decoder({
-      useBigInt64: true,
-      mapKeyConverter: mapKey,
+    const options = {
       maxStrLength: this.limits.maxStrLength,
       maxBinLength: this.limits.maxBinLength,
       maxExtLength: this.limits.maxExtLength,
       maxArrayLength: this.limits.maxArrayLength,
       maxMapLength: this.limits.maxMapLength,
       ...(config.extensionCodec ? { extensionCodec: config.extensionCodec } : {}),
-    });
+    };
+    this.decoder = new Decoder({ ...options, useBigInt64: false });
+    this.exact = new Decoder({ ...options, useBigInt64: true, mapKeyConverter: mapKey });
   }
 
   /** Bytes held for a value that has not ended yet. */
@@ -83,34 +86,42 @@ export class FrameDecoder {
       this.parts.push(chunk.subarray(0, q));
       const whole = concat(this.parts);
       this.parts = [];
-      this.decodeRange(whole, 0, whole.length, scanner.sawInt64, emit);
+      const int64 = scanner.sawInt64;
       this.next();
+      this.decodeRange(whole, 0, whole.length, int64, emit);
       p = q;
     }
-    let batchStart = p;
-    let batchInt64 = false;
     try {
       while (p < end) {
-        const q = scanner.scan(chunk, p, end);
-        if (q < 0) {
-          this.keep(chunk, p);
-          break;
-        }
-        batchInt64 ||= scanner.sawInt64;
-        p = q;
         if (this.firstPending) {
-          // The first value had its own limits: decode it alone, then switch.
-          const from = batchStart;
-          const int64 = batchInt64;
-          batchStart = p;
-          batchInt64 = false;
-          this.decodeRange(chunk, from, p, int64, emit);
+          // The first value has its own limits: scan and decode it alone, then switch.
+          const q = scanner.scan(chunk, p, end);
+          if (q < 0) {
+            this.keep(chunk, p);
+            return;
+          }
+          const int64 = scanner.sawInt64;
+          this.next();
+          this.decodeRange(chunk, p, q, int64, emit);
+          p = q;
+          continue;
         }
-        this.next();
+        let q = p;
+        try {
+          scanner.scanAll(chunk, p, end);
+        } finally {
+          // Values before a bad one are still delivered.
+          q = scanner.completedTo;
+          const int64 = scanner.batchInt64;
+          scanner.batchInt64 = false;
+          if (q > p) this.decodeRange(chunk, p, q, int64, emit);
+        }
+        if (q < end) this.keep(chunk, q);
+        return;
       }
-    } finally {
-      // Values before a bad one are still delivered.
-      if (batchStart < p) this.decodeRange(chunk, batchStart, p, batchInt64, emit);
+    } catch (error) {
+      this.parts = [];
+      throw error;
     }
   }
 
@@ -141,7 +152,7 @@ export class FrameDecoder {
   private decodeRange(bytes: Uint8Array, start: number, end: number, int64: boolean, emit: (value: unknown) => void): void {
     let values: Generator<unknown, void, unknown>;
     try {
-      values = this.decoder.decodeMulti(bytes.subarray(start, end));
+      values = (int64 ? this.exact : this.decoder).decodeMulti(bytes.subarray(start, end));
     } catch (error) {
       throw toNetError(error, 'READ_ERROR', 'invalid MessagePack value');
     }

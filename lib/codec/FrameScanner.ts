@@ -20,10 +20,17 @@ export class FrameScanner {
   limits: ResolvedDecodeLimits;
   /** Bytes of the current value accounted so far, bodies included as soon as announced. */
   size = 0;
-  /** True once a 64-bit integer (`cf`, `d3`) occurs in the current value. */
+  /**
+   * True once a 64-bit integer that a `number` cannot hold exactly occurs in
+   * the current value (the decoder then takes its exact, `bigint` path).
+   */
   sawInt64 = false;
+  /** The same, for the values completed by `scanAll` since the decoder last cleared it. */
+  batchInt64 = false;
   /** True once the current value is complete. */
   done = false;
+  /** Where the last value completed by `scanAll` ends, kept up to date as it goes (so an error still tells). */
+  completedTo = 0;
 
   private readonly stack: number[] = [];
   private owed = 0;
@@ -40,15 +47,38 @@ export class FrameScanner {
     return this.size > 0 || this.headerLength > 0;
   }
 
-  /** Forgets the completed value and gets ready for the next. */
+  /** Forgets the completed value and gets ready for the next (a completed value leaves no open container, skip or header). */
   reset(): void {
     this.size = 0;
-    this.sawInt64 = false;
     this.done = false;
-    this.stack.length = 0;
-    this.owed = 0;
-    this.skip = 0;
-    this.headerLength = 0;
+    this.sawInt64 = false;
+  }
+
+  /**
+   * Scans as many whole values as `bytes[start, end)` holds; returns the
+   * offset after the last complete one (`start` when none completed). A value
+   * cut off at the end stays in the scanner's state for the next call.
+   */
+  scanAll(bytes: Uint8Array, start: number, end: number): number {
+    let p = start;
+    let last = start;
+    this.completedTo = start;
+    while (p < end) {
+      if (this.size === 0 && this.headerLength === 0) {
+        // Fast path: a one-byte value on its own (fixints, nil, booleans).
+        const b = bytes[p]!;
+        if (b < 0x80 || b >= 0xe0 || b === 0xc0 || b === 0xc2 || b === 0xc3) {
+          this.completedTo = last = ++p;
+          continue;
+        }
+      }
+      const q = this.scan(bytes, p, end);
+      if (q < 0) return last;
+      if (this.sawInt64) this.batchInt64 = true;
+      this.reset();
+      this.completedTo = last = p = q;
+    }
+    return last;
   }
 
   /**
@@ -135,9 +165,20 @@ export class FrameScanner {
       case 0xd2:
         return this.scalar(4);
       case 0xcf:
-      case 0xd3:
-        this.sawInt64 = true;
-        return this.scalar(8);
+        // Beyond 2^53 - 1 only the exact path will do; the high word tells.
+        if (available < 5) return 0;
+        if (u32(bytes, o + 1) >= 0x200000) this.sawInt64 = true;
+        this.scalar(8);
+        this.skip = 4;
+        return 5;
+      case 0xd3: {
+        if (available < 5) return 0;
+        const high = u32(bytes, o + 1) | 0;
+        if (high >= 0x200000 || high <= -0x200000) this.sawInt64 = true;
+        this.scalar(8);
+        this.skip = 4;
+        return 5;
+      }
       case 0xcb:
         return this.scalar(8);
       case 0xd4:

@@ -8,8 +8,10 @@ import {
   startWith,
   switchMap,
   takeUntil,
+  throttleTime,
   timer,
   type MonoTypeOperatorFunction,
+  type Observable,
   type SchedulerLike,
 } from 'rxjs';
 import { NetError } from '../errors.js';
@@ -20,6 +22,13 @@ export interface IdleTimeoutConfig {
   readonly each: number;
   /** The scheduler of the timer (a `TestScheduler` in marble tests). @default asyncScheduler */
   readonly scheduler?: SchedulerLike;
+  /**
+   * ms: restart the timer at most once per `resolution` (leading and trailing
+   * edge), so a busy source costs one timer per window instead of one per
+   * value. The error then comes between `each` and `each + resolution` ms
+   * after the last value: never early. @default 0 (every value restarts it)
+   */
+  readonly resolution?: number;
   /** Extra context for the error (e.g. the peer's address), copied onto it. */
   readonly info?: { readonly nodeId?: unknown; readonly address?: string };
 }
@@ -42,14 +51,18 @@ export interface IdleTimeoutConfig {
  * ```
  */
 export function idleTimeout<T>(config: number | IdleTimeoutConfig): MonoTypeOperatorFunction<T> {
-  const { each, scheduler = asyncScheduler, info = {} } = typeof config === 'number' ? { each: config } : config;
+  const { each, scheduler = asyncScheduler, info = {}, resolution = 0 } = typeof config === 'number' ? { each: config } : config;
   if (!(typeof each === 'number' && each > 0)) throw new TypeError(`idleTimeout needs a positive number of ms, got ${String(each)}`);
+  if (!(typeof resolution === 'number' && resolution >= 0))
+    throw new TypeError(`resolution must be a non-negative number of ms, got ${String(resolution)}`);
+  const restarts = (values: Observable<T>): Observable<unknown> =>
+    resolution > 0 ? values.pipe(throttleTime(resolution, scheduler, { leading: true, trailing: true })) : values;
   return (source) =>
     source.pipe(
       connect((shared) =>
         merge(
           shared,
-          shared.pipe(
+          restarts(shared).pipe(
             startWith(null),
             switchMap(() => timer(each, scheduler)),
             map(() => {

@@ -56,3 +56,24 @@ describe('idleTimeout', () => {
     expect(() => idleTimeout({ each: -1 })).toThrowError(TypeError);
   });
 });
+
+describe('idleTimeout with a resolution', () => {
+  it('restarts at most once per window, and never errors before `each` after the last value', () => {
+    testScheduler().run(({ cold, expectObservable, expectSubscriptions }) => {
+      // values at 1, 2, 3; window 4: restarts at 1 (leading) and 5 (trailing, for 3) -> error at 5 + 6 = 11
+      const source = cold('-abc------------|');
+      expectObservable(source.pipe(idleTimeout({ each: 6, resolution: 4 }))).toBe('-abc-------#', undefined, netError('TIMEOUT'));
+      expectSubscriptions(source.subscriptions).toBe('^----------!');
+    });
+  });
+
+  it('mirrors a source that keeps talking', () => {
+    testScheduler().run(({ cold, expectObservable }) => {
+      expectObservable(cold('-a-b-c-d-e-f-|').pipe(idleTimeout({ each: 3, resolution: 2 }))).toBe('-a-b-c-d-e-f-|');
+    });
+  });
+
+  it('refuses a negative resolution', () => {
+    expect(() => idleTimeout({ each: 1, resolution: -1 })).toThrowError(TypeError);
+  });
+});
