@@ -20,9 +20,13 @@ function skipValue(b: Uint8Array, start: number, length: number): number {
     const t = b[p]!;
     owed--;
     if (t < 0x80 || t >= 0xe0 || t === 0xc0 || t === 0xc2 || t === 0xc3) p += 1;
-    else if (t < 0x90) ((owed += 2 * (t & 0x0f)), (p += 1));
-    else if (t < 0xa0) ((owed += t & 0x0f), (p += 1));
-    else if (t < 0xc0) p += 1 + (t & 0x1f);
+    else if (t < 0x90) {
+      owed += 2 * (t & 0x0f);
+      p += 1;
+    } else if (t < 0xa0) {
+      owed += t & 0x0f;
+      p += 1;
+    } else if (t < 0xc0) p += 1 + (t & 0x1f);
     else {
       const need = (n: number): boolean => p + n < length;
       switch (t) {
