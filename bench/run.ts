@@ -11,6 +11,8 @@ import { PAYLOADS, type PayloadKind } from './payloads.js';
 export interface BenchOptions {
   /** Shorter runs, fewer repetitions, 1k connections only: under a minute. */
   readonly quick?: boolean;
+  /** A few seconds in all: only checks that the benchmark runs (its figures mean little). */
+  readonly smoke?: boolean;
   /** Where to write `latest.json` and `latest.svg`. @default bench/results */
   readonly outDir?: string;
   /** Called before each step with the step's name, its index and the step count. */
@@ -133,11 +135,12 @@ async function scale(impl: 'mpn' | 'raw', connections: number, rounds: number): 
 
 /** Runs the whole benchmark and returns (and writes) its result. */
 export async function runBench(options: BenchOptions = {}): Promise<BenchResult> {
-  const quick = options.quick ?? false;
-  const seconds = quick ? 1 : 3;
-  const reps = quick ? 2 : 5;
-  const pings = quick ? 3000 : 20_000;
-  const sizes = quick ? [1000] : [1000, 10_000];
+  const smoke = options.smoke ?? false;
+  const quick = smoke || (options.quick ?? false);
+  const seconds = smoke ? 0.2 : quick ? 1 : 3;
+  const reps = smoke ? 1 : quick ? 2 : 5;
+  const pings = smoke ? 200 : quick ? 3000 : 20_000;
+  const sizes = smoke ? [100] : quick ? [1000] : [1000, 10_000];
   const rounds = 20;
   const total = reps * PAYLOADS.length * 2 + reps * 2 + sizes.length * 2;
   let step = 0;

@@ -1,0 +1,158 @@
+// `msgpacknet demo`: a few nodes on loopback in a full mesh, traffic between them, and a live
+// view of their connections (from stats()) and events, until the time is up or Ctrl-C.
+import { Node } from '../Node.js';
+import type { NodeEvent } from '../events.js';
+
+export interface DemoOptions {
+  /** Nodes in the mesh. @default 4 */
+  readonly nodes: number;
+  /** Seconds to run; 0 runs until Ctrl-C. @default 10 */
+  readonly seconds: number;
+  /** Refresh the view in place (a terminal) or print a plain line each second. */
+  readonly tty: boolean;
+  readonly write: (text: string) => void;
+}
+
+interface Chat {
+  readonly from: string;
+  readonly seq: number;
+  readonly sentAt: number;
+  readonly text: string;
+}
+
+const fmtRate = (n: number): string => (n >= 1e6 ? `${(n / 1e6).toFixed(1)}M` : n >= 1e3 ? `${(n / 1e3).toFixed(1)}k` : n.toFixed(0));
+const pad = (text: string, width: number): string => (text.length >= width ? text.slice(0, width) : text + ' '.repeat(width - text.length));
+
+/** Runs the demo; resolves with its summary once every node is closed. */
+export async function demo(options: DemoOptions): Promise<string> {
+  const names = Array.from({ length: options.nodes }, (_, i) => `node-${String.fromCharCode(97 + i)}`);
+  const nodes = names.map(
+    (nodeId) => new Node<Chat, string, { role: string }>({ nodeId, initMessage: { role: 'demo' }, statsHalfLife: 1000 }),
+  );
+  const recent: string[] = [];
+  const sent = new Map<string, number>();
+  const received = new Map<string, number>();
+  const lastSeq = new Map<string, number>();
+  let outOfOrder = 0;
+  let latencyTotal = 0;
+  const started = Date.now();
+  const log = (text: string): void => {
+    recent.push(`${((Date.now() - started) / 1000).toFixed(1).padStart(5)}s  ${text}`);
+    if (recent.length > 8) recent.shift();
+  };
+
+  nodes.forEach((node) => {
+    node.events$.subscribe((event: NodeEvent<Chat, string, { role: string }>) => {
+      switch (event.type) {
+        case 'connectionRequest':
+          log(`${node.nodeId}: request from ${event.request.nodeId} (${event.request.remoteAddress}), accepted`);
+          event.request.accept();
+          break;
+        case 'connected':
+          log(`${node.nodeId}: connected to ${event.nodeId}`);
+          break;
+        case 'disconnected':
+          log(`${node.nodeId}: ${event.nodeId} disconnected (${event.reason})`);
+          break;
+        case 'message': {
+          const key = `${event.from}>${node.nodeId}`;
+          received.set(key, (received.get(key) ?? 0) + 1);
+          if (event.message.seq !== (lastSeq.get(key) ?? -1) + 1) outOfOrder++;
+          lastSeq.set(key, event.message.seq);
+          latencyTotal += Date.now() - event.message.sentAt;
+          break;
+        }
+        default:
+          break;
+      }
+    });
+  });
+
+  const addresses = await Promise.all(nodes.map((node) => node.listen('127.0.0.1:0')));
+  // A full mesh: each node connects to the ones after it.
+  for (let i = 0; i < nodes.length; i++) for (let j = i + 1; j < nodes.length; j++) await nodes[i]!.connect(addresses[j]!);
+
+  // Traffic: every 10 ms each node sends a burst to each peer; bursts grow and shrink so rates move.
+  let tick = 0;
+  const traffic = setInterval(() => {
+    tick++;
+    const burst = 1 + Math.round(20 * (1 + Math.sin(tick / 50)));
+    for (const node of nodes) {
+      for (const peer of names) {
+        if (peer === node.nodeId || !node.isConnected(peer)) continue;
+        const key = `${node.nodeId}>${peer}`;
+        for (let k = 0; k < burst; k++) {
+          const seq = sent.get(key) ?? 0;
+          node.send(peer, { from: node.nodeId, seq, sentAt: Date.now(), text: 'hello from the demo' });
+          sent.set(key, seq + 1);
+        }
+      }
+    }
+  }, 10);
+
+  const previous = new Map<string, number>();
+  let lastView = Date.now();
+  const view = (): string => {
+    const now = Date.now();
+    const seconds = Math.max(0.001, (now - lastView) / 1000);
+    lastView = now;
+    const rows = [
+      `msgpacknet demo: ${nodes.length} nodes on loopback, full mesh   ${((now - started) / 1000).toFixed(1)}s${options.seconds ? ` of ${options.seconds}s` : ''}   Ctrl-C to stop`,
+      '',
+      `${pad('connection', 22)}${pad('msgs/s in', 12)}${pad('bytes/s in', 12)}${pad('bytes/s out', 12)}${pad('received', 10)}`,
+    ];
+    for (const node of nodes) {
+      for (const c of node.stats().connections) {
+        const key = `${c.nodeId}>${node.nodeId}`;
+        const count = received.get(key) ?? 0;
+        const rate = (count - (previous.get(key) ?? 0)) / seconds;
+        previous.set(key, count);
+        rows.push(
+          `${pad(`${c.nodeId} -> ${node.nodeId}`, 22)}${pad(fmtRate(rate), 12)}${pad(fmtRate(c.readRate), 12)}${pad(fmtRate(c.writeRate), 12)}${pad(String(count), 10)}`,
+        );
+      }
+    }
+    rows.push('', 'events:', ...recent);
+    return rows.join('\n');
+  };
+
+  let lines = 0;
+  const render = (): void => {
+    const text = view();
+    if (options.tty) {
+      // Back to where the last view started, and over it.
+      options.write(`${lines > 0 ? `\x1b[${lines}F` : ''}\x1b[J${text}\n`);
+      lines = text.split('\n').length;
+    } else {
+      const total = [...received.values()].reduce((a, b) => a + b, 0);
+      options.write(
+        `${((Date.now() - started) / 1000).toFixed(1)}s: ${nodes.reduce((n, node) => n + node.connectionCount, 0) / 2} connections, ${total} messages received\n`,
+      );
+    }
+  };
+  const refresh = setInterval(render, options.tty ? 250 : 1000);
+
+  await new Promise<void>((resolve) => {
+    const stop = (): void => {
+      process.off('SIGINT', stop);
+      resolve();
+    };
+    process.once('SIGINT', stop);
+    if (options.seconds > 0) setTimeout(stop, options.seconds * 1000);
+  });
+  clearInterval(traffic);
+  await new Promise((resolve) => setTimeout(resolve, 200)); // let the last messages land
+  clearInterval(refresh);
+  render();
+  await Promise.all(nodes.map((node) => node.close()));
+
+  const totalSent = [...sent.values()].reduce((a, b) => a + b, 0);
+  const totalReceived = [...received.values()].reduce((a, b) => a + b, 0);
+  const elapsed = (Date.now() - started) / 1000;
+  return [
+    '',
+    `summary: ${nodes.length} nodes, ${(nodes.length * (nodes.length - 1)) / 2} connections, ${elapsed.toFixed(1)} s`,
+    `  messages sent ${totalSent}, received ${totalReceived}, lost ${totalSent - totalReceived}, out of order ${outOfOrder}`,
+    `  mean one-way latency ${(latencyTotal / Math.max(1, totalReceived)).toFixed(2)} ms; every node closed cleanly`,
+  ].join('\n');
+}
