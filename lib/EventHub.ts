@@ -1,4 +1,6 @@
-import { Observable, type Subscriber } from 'rxjs';
+import pTimeout from 'p-timeout';
+import { Observable, take, type SchedulerLike, type Subscriber, type Subscription } from 'rxjs';
+import { NetError } from './errors.js';
 
 /**
  * The hot event stream of a node. Events reach every current subscriber;
@@ -57,6 +59,42 @@ export class EventHub<E> {
   complete(): void {
     this.completed = true;
     if (this.size === 0) for (const subscriber of this.subscribers) subscriber.complete();
+  }
+
+  /**
+   * The next event (a kept one first), as a Promise; `closed` once completed
+   * with nothing kept. With `timeout` (ms, on `scheduler`), rejects with
+   * `TIMEOUT` and takes nothing: the event it did not wait for stays for the
+   * next call.
+   */
+  receive(closed: E, timeout: number | undefined, scheduler: SchedulerLike): Promise<E> {
+    const kept = this.take();
+    if (kept !== undefined) return Promise.resolve(kept);
+    let subscription: Subscription | undefined;
+    const next = new Promise<E>((resolve) => {
+      let taken = false;
+      subscription = this.events$.pipe(take(1)).subscribe({
+        next: (event) => {
+          taken = true;
+          resolve(event);
+        },
+        complete: () => {
+          if (!taken) resolve(closed);
+        },
+      });
+    });
+    if (timeout === undefined) return next;
+    return pTimeout(next, {
+      milliseconds: timeout,
+      fallback: () => {
+        subscription?.unsubscribe();
+        throw new NetError('TIMEOUT', `no event within ${timeout} ms`, { limit: 'timeout', max: timeout });
+      },
+      customTimers: {
+        setTimeout: ((fn: () => void, ms: number) => scheduler.schedule(fn, ms)) as unknown as typeof setTimeout,
+        clearTimeout: ((timer: Subscription) => timer.unsubscribe()) as unknown as typeof clearTimeout,
+      },
+    });
   }
 
   /** Takes the next kept event, if any (for `receive()`). */

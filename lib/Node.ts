@@ -1,5 +1,4 @@
 import type { Server, Socket } from 'node:net';
-import pTimeout from 'p-timeout';
 import { Subject, filter, firstValueFrom, type Observable, type Subscription } from 'rxjs';
 import { Encoder } from './codec/Encoder.js';
 import { FrameDecoder } from './codec/FrameDecoder.js';
@@ -7,6 +6,7 @@ import { Connection, type ConnectionConfig, type ConnectionHooks } from './Conne
 import type { ConnectionRequest } from './ConnectionRequest.js';
 import { DEFAULT_CONNECTION_TIMEOUT, DEFAULT_STATS_HALF_LIFE } from './defaults.js';
 import { NetError } from './errors.js';
+import { newConnectionWins } from './duplicates.js';
 import { EventHub } from './EventHub.js';
 import type { DisconnectReason, NodeEvent } from './events.js';
 import { nodeIdKey, randomNodeId } from './nodeId.js';
@@ -215,33 +215,10 @@ export class Node<M = unknown, N = unknown, I = null> implements AsyncDisposable
 
   /** The next event; resolves to `{ type: 'closed' }` once the node is closed and every kept event was taken. */
   receive(options: ReceiveOptions = {}): Promise<NodeEvent<M, N, I>> {
-    const kept = this.hub.take();
-    if (kept) return Promise.resolve(kept);
-    const closed: NodeEvent<M, N, I> = { type: 'closed' };
-    let subscription: Subscription | undefined;
-    const next = new Promise<NodeEvent<M, N, I>>((resolve) => {
-      subscription = this.events$.subscribe({
-        next: (event) => {
-          subscription?.unsubscribe();
-          resolve(event);
-        },
-        complete: () => resolve(closed),
-      });
-      if (subscription.closed) subscription = undefined;
-    });
-    if (options.timeout === undefined) return next;
-    const { scheduler } = this.options;
-    return pTimeout(next, {
-      milliseconds: positive('timeout', options.timeout),
-      fallback: () => {
-        subscription?.unsubscribe();
-        throw new NetError('TIMEOUT', `no event within ${options.timeout} ms`, { limit: 'timeout', max: options.timeout });
-      },
-      customTimers: {
-        setTimeout: ((fn: () => void, ms: number) => scheduler.schedule(fn, ms)) as unknown as typeof setTimeout,
-        clearTimeout: ((timer: Subscription) => timer.unsubscribe()) as unknown as typeof clearTimeout,
-      },
-    });
+    const { timeout } = options;
+    if (timeout !== undefined && !(timeout > 0))
+      return Promise.reject(new TypeError(`timeout must be a positive number of ms, got ${timeout}`));
+    return this.hub.receive({ type: 'closed' }, timeout, this.options.scheduler);
   }
 
   /** Binds a listening socket; resolves with its actual address (port 0 takes a free port). Rejects with `OPEN_ERROR`. */
@@ -493,19 +470,14 @@ export class Node<M = unknown, N = unknown, I = null> implements AsyncDisposable
 
   /**
    * Registers an accepted connection. With one already registered for the
-   * same id, the duplicate rule decides (README, "Duplicate connections"):
-   * between connections opened by different sides, the one opened by the
-   * node with the smaller id key wins; between two opened by the same side,
-   * the newer wins. The loser is ended gracefully but read to its end, so
-   * nothing the peer sent on it is lost.
+   * same id, {@link newConnectionWins} decides; the loser is ended gracefully
+   * but read to its end, so nothing the peer sent on it is lost.
    */
   private register(tracked: Tracked<M, N, I>): void {
     const connection = tracked.connection;
     const existing = this.registry.get(connection.key);
     if (existing) {
-      const sameOpener = existing.connection.outgoing === connection.outgoing;
-      const newWins = sameOpener || connection.outgoing === this.key < connection.key;
-      if (!newWins) {
+      if (!newConnectionWins(existing.connection.outgoing, connection.outgoing, this.key, connection.key)) {
         // Deliver what the peer sent on it, then let it go, with no events: it never counted.
         queueMicrotask(() => void connection.close('replaced', true));
         return;

@@ -61,6 +61,11 @@ describe('Node events$ and receive()', () => {
     expect(await node.receive({ timeout: 1000 })).toEqual({ type: 'message', from: 'me', message: 'later' });
   });
 
+  it('receive() rejects (never throws) a bad timeout', async () => {
+    const node = makeNode({ nodeId: 'me' });
+    await expectAsync(node.receive({ timeout: -1 })).toBeRejectedWithError(TypeError);
+  });
+
   it('receive({ timeout }) runs on the node scheduler (virtual time)', async () => {
     const scheduler = new VirtualTimeScheduler();
     const node = makeNode({ nodeId: 'virtual', scheduler });

@@ -117,6 +117,13 @@ export function fromSocket(socket: Socket): Observable<Uint8Array> {
 }
 
 /**
+ * The accept queue asked of the kernel (capped by net.core.somaxconn): with
+ * the default, a burst of connects overflowed it here and clients waited 1 s
+ * for a SYN retransmit.
+ */
+const LISTEN_BACKLOG = 4096;
+
+/**
  * Binds a TCP server (Node only). Resolves once it listens; rejects with
  * `OPEN_ERROR` (port in use, address not available...).
  */
@@ -132,7 +139,7 @@ export function listenOn(target: HostPort, onConnection: (socket: Socket) => voi
       );
     };
     server.once('error', onError);
-    server.listen({ host: target.host, port: target.port, ipv6Only: target.host.includes(':') }, () => {
+    server.listen({ host: target.host, port: target.port, ipv6Only: target.host.includes(':'), backlog: LISTEN_BACKLOG }, () => {
       server.off('error', onError);
       // Accept errors (EMFILE...) must not crash the process; the listener stays up.
       server.on('error', () => undefined);
