@@ -3,7 +3,11 @@ import { mkdirSync, writeFileSync } from 'node:fs';
 
 process.env.CHROME_BIN ??= '/usr/bin/chromium';
 
-const browserSpecs = ['spec/codec/**/*.spec.ts', 'spec/operators/!(fromSocket)*.spec.ts', 'spec/{errors,nodeId,stats,validate}.spec.ts'];
+const browserSpecs = [
+  'spec/codec/**/*.spec.ts',
+  'spec/operators/!(fromSocket)*.spec.ts',
+  'spec/{errors,nodeId,stats,validate,duplicates,EventHub}.spec.ts',
+];
 
 /** Writes the pass/fail counts for scripts/test.mjs to total. */
 function CountingReporter(baseReporterDecorator) {

@@ -1,29 +1,17 @@
-import type { Server, Socket } from 'node:net';
-import { Subject, filter, firstValueFrom, type Observable, type Subscription } from 'rxjs';
+import type { Server } from 'node:net';
+import { Subject, filter, firstValueFrom, type Observable } from 'rxjs';
 import { Encoder } from './codec/Encoder.js';
 import { FrameDecoder } from './codec/FrameDecoder.js';
-import { Connection, type ConnectionConfig, type ConnectionHooks } from './Connection.js';
 import type { ConnectionRequest } from './ConnectionRequest.js';
 import { DEFAULT_CONNECTION_TIMEOUT, DEFAULT_STATS_HALF_LIFE } from './defaults.js';
 import { NetError } from './errors.js';
-import { newConnectionWins } from './duplicates.js';
 import { EventHub } from './EventHub.js';
-import type { DisconnectReason, NodeEvent } from './events.js';
+import type { NodeEvent } from './events.js';
 import { nodeIdKey, randomNodeId } from './nodeId.js';
 import { positive, resolveNodeOptions, type NodeOptions, type ResolvedNodeOptions } from './options.js';
+import { Registry } from './Registry.js';
 import type { NodeStats } from './stats.js';
-import {
-  describeValue,
-  formatAddress,
-  remoteAddressOf,
-  ignore,
-  listenOn,
-  openSocket,
-  parseAddress,
-  resolveHost,
-  serverAddress,
-  type Address,
-} from './transport/tcp.js';
+import { formatAddress, listenOn, openSocket, parseAddress, resolveHost, serverAddress, type Address } from './transport/tcp.js';
 
 /** What `new Node(...)` takes: the options, the node's id, and its init message. */
 export interface NodeConfig<M, N, I> extends NodeOptions<M, N, I> {
@@ -43,19 +31,6 @@ export interface ConnectOptions {
 export interface ReceiveOptions {
   /** ms to wait; then the promise rejects with `TIMEOUT`. @default wait forever */
   readonly timeout?: number;
-}
-
-interface Tracked<M, N, I> {
-  readonly connection: Connection<M, N, I>;
-  announced: boolean;
-  farewell: boolean;
-  /** Counts against `maxPendingHandshakes` until decided or ended. */
-  pendingSlot: boolean;
-  /** Accepted or rejected by the caller (a rejected or losing connection is no failure). */
-  decided: boolean;
-  /** For `connect`/`connectRequest`: settles when the handshake arrives or the connection ends first. */
-  waiter?: { resolve(request: ConnectionRequest<M, N, I>): void; reject(error: NetError): void };
-  decision?: Subscription;
 }
 
 /**
@@ -84,20 +59,18 @@ export class Node<M = unknown, N = unknown, I = null> implements AsyncDisposable
   private readonly key: string;
   private readonly options: ResolvedNodeOptions<M, N, I>;
   private readonly hub: EventHub<NodeEvent<M, N, I>>;
-  private readonly registry = new Map<string, Tracked<M, N, I>>();
-  private readonly all = new Map<Connection<M, N, I>, Tracked<M, N, I>>();
+  private readonly registry: Registry<M, N, I>;
   private readonly servers: Server[] = [];
   private readonly selfCodec = { encoder: new Encoder(), decoder: new FrameDecoder() };
   private handshakeBytes: Uint8Array = new Uint8Array(0);
   private initMessageValue!: I;
   private connectionTimeoutValue: number;
   private statsHalfLifeValue: number;
+  /** Set when `close()` is called: later calls return it. */
   private closing: Promise<void> | undefined;
-  private pendingIncoming = 0;
+  /** Set once the `closing` event has been handed out: from then on the node refuses work. */
+  private closed = false;
   private readonly failures = new Subject<NetError>();
-  /** The last primitive id sent to, and its connection; forgotten whenever the registry changes. */
-  private lastTo: N | undefined;
-  private lastTracked: Tracked<M, N, I> | undefined;
 
   /**
    * Connections that failed before they were registered, one `NetError`
@@ -116,10 +89,22 @@ export class Node<M = unknown, N = unknown, I = null> implements AsyncDisposable
     this.connectionTimeoutValue = positive('connectionTimeout', config.connectionTimeout ?? DEFAULT_CONNECTION_TIMEOUT);
     this.statsHalfLifeValue = positive('statsHalfLife', config.statsHalfLife ?? DEFAULT_STATS_HALF_LIFE);
     this.initMessage = (config.initMessage ?? null) as I;
-    this.hub = new EventHub(this.options.eventBufferSize, (paused) => {
-      for (const connection of this.all.keys()) connection.setPaused(paused);
-    });
+    this.hub = new EventHub(this.options.eventBufferSize, (paused) => this.registry.setPaused(paused));
     this.events$ = this.hub.events$;
+    this.registry = new Registry<M, N, I>({
+      key: this.key,
+      options: this.options,
+      hub: this.hub,
+      failures: this.failures,
+      isClosed: () => this.closed,
+      connectionConfig: (deadline) => ({
+        ...this.options,
+        connectionTimeout: this.connectionTimeoutValue,
+        statsHalfLife: this.statsHalfLifeValue,
+        handshakeTimeout: deadline,
+      }),
+      handshakeBytes: () => this.handshakeBytes,
+    });
   }
 
   /** A node with a random 128-bit id (32 hex digits). */
@@ -182,16 +167,13 @@ export class Node<M = unknown, N = unknown, I = null> implements AsyncDisposable
   lookupConnection(address: Address): N | undefined {
     const { host, port } = parseAddress(address, 'CONNECTION_ERROR');
     const wanted = formatAddress(host, port);
-    for (const tracked of this.registry.values()) {
-      if (tracked.connection.remoteAddress === wanted) return tracked.connection.nodeId;
-    }
-    return undefined;
+    return this.registry.registered().find((connection) => connection.remoteAddress === wanted)?.nodeId;
   }
 
   /** A snapshot of every registered connection's traffic. */
   stats(): NodeStats<N> {
     const now = this.options.scheduler.now();
-    return { connections: [...this.registry.values()].map((tracked) => tracked.connection.stats(now)) };
+    return { connections: this.registry.registered().map((connection) => connection.stats(now)) };
   }
 
   /** The bound addresses, `"host:port"`. */
@@ -205,12 +187,14 @@ export class Node<M = unknown, N = unknown, I = null> implements AsyncDisposable
    * `NOT_CONNECTED` when there is none.
    */
   writable$(id: N): Observable<boolean> {
-    return this.tracked(id).connection.writable$;
+    this.assertOpen();
+    return this.registry.connection(id).writable$;
   }
 
   /** Resolves once the write queue to `id` is under its high-water mark (at once if it is, or when the connection ends). */
   async drain(id: N): Promise<void> {
-    await firstValueFrom(this.tracked(id).connection.writable$.pipe(filter(Boolean)), { defaultValue: true });
+    this.assertOpen();
+    await firstValueFrom(this.registry.connection(id).writable$.pipe(filter(Boolean)), { defaultValue: true });
   }
 
   /** The next event; resolves to `{ type: 'closed' }` once the node is closed and every kept event was taken. */
@@ -226,8 +210,8 @@ export class Node<M = unknown, N = unknown, I = null> implements AsyncDisposable
     this.assertOpen();
     const target = parseAddress(address, 'OPEN_ERROR');
     const host = await resolveHost(target.host, 'OPEN_ERROR');
-    const server = await listenOn({ host, port: target.port }, (socket) => this.incoming(socket));
-    if (this.closing) {
+    const server = await listenOn({ host, port: target.port }, (socket) => this.registry.admit(socket));
+    if (this.closed) {
       server.close();
       throw closedError();
     }
@@ -261,14 +245,11 @@ export class Node<M = unknown, N = unknown, I = null> implements AsyncDisposable
     const started = scheduler.now();
     const host = await resolveHost(target.host, 'CONNECTION_ERROR');
     const socket = await openSocket({ host, port: target.port }, timeout, scheduler);
-    if (this.closing) {
+    if (this.closed) {
       socket.destroy();
       throw closedError();
     }
-    return new Promise((resolve, reject) => {
-      const tracked = this.track(socket, true, Math.max(1, timeout - (scheduler.now() - started)));
-      tracked.waiter = { resolve, reject };
-    });
+    return this.registry.open(socket, Math.max(1, timeout - (scheduler.now() - started)));
   }
 
   /**
@@ -279,10 +260,7 @@ export class Node<M = unknown, N = unknown, I = null> implements AsyncDisposable
    */
   send(to: N, message: M): void {
     // The same id as the last send (the common case in a loop): skip the key and the lookup.
-    if (to === this.lastTo && this.lastTracked !== undefined && !this.closing) {
-      this.lastTracked.connection.send(message);
-      return;
-    }
+    if (!this.closed && this.registry.sendAgain(to, message)) return;
     this.assertOpen();
     const key = nodeIdKey(to);
     if (key === this.key) {
@@ -293,12 +271,7 @@ export class Node<M = unknown, N = unknown, I = null> implements AsyncDisposable
       );
       return;
     }
-    const tracked = this.tracked(to, key);
-    tracked.connection.send(message);
-    if (typeof to !== 'object') {
-      this.lastTo = to;
-      this.lastTracked = tracked;
-    }
+    this.registry.send(to, key, message);
   }
 
   /**
@@ -310,21 +283,22 @@ export class Node<M = unknown, N = unknown, I = null> implements AsyncDisposable
    */
   close(): Promise<void> {
     if (this.closing) return this.closing;
-    this.hub.emit({ type: 'closing' });
-    this.closing = (async () => {
-      const closes: Promise<void>[] = [];
-      for (const [connection, tracked] of this.all) {
-        if (tracked.announced) closes.push(connection.close('closed'));
-        else connection.destroy('closed');
-      }
-      closes.push(...this.servers.map((server) => new Promise<void>((resolve) => server.close(() => resolve()))));
-      this.servers.length = 0;
-      await Promise.all(closes);
-      this.hub.emit({ type: 'closed' });
-      this.hub.complete();
-      this.failures.complete();
-    })();
+    let begin!: () => void;
+    this.closing = new Promise<void>((resolve) => (begin = resolve)).then(() => this.shutdown());
+    this.hub.emit({ type: 'closing' }); // sends still work in its handlers
+    this.closed = true;
+    begin();
     return this.closing;
+  }
+
+  private async shutdown(): Promise<void> {
+    const closes = this.registry.closeAll();
+    closes.push(...this.servers.map((server) => new Promise<void>((resolve) => server.close(() => resolve()))));
+    this.servers.length = 0;
+    await Promise.all(closes);
+    this.hub.emit({ type: 'closed' });
+    this.hub.complete();
+    this.failures.complete();
   }
 
   /** `await using node = ...` closes it (the crate's `CloseGuard`). */
@@ -333,179 +307,7 @@ export class Node<M = unknown, N = unknown, I = null> implements AsyncDisposable
   }
 
   private assertOpen(): void {
-    if (this.closing) throw closedError();
-  }
-
-  private tracked(id: N, key = nodeIdKey(id)): Tracked<M, N, I> {
-    this.assertOpen();
-    const tracked = this.registry.get(key);
-    if (!tracked) throw new NetError('NOT_CONNECTED', `not connected to node ${describeValue(id)}`, { nodeId: id });
-    return tracked;
-  }
-
-  private incoming(socket: Socket): void {
-    socket.on('error', ignore);
-    const { maxPendingHandshakes, maxConnections, handshakeTimeout } = this.options;
-    if (this.closing || this.pendingIncoming >= maxPendingHandshakes || this.all.size >= maxConnections) {
-      const address = remoteAddressOf(socket);
-      socket.destroy();
-      if (this.closing) return;
-      const [limit, max] =
-        this.pendingIncoming >= maxPendingHandshakes ? ['maxPendingHandshakes', maxPendingHandshakes] : ['maxConnections', maxConnections];
-      this.failures.next(
-        new NetError('CONNECTION_ERROR', `refused ${address}: ${limit} (${max}) reached`, { address, limit, max, actual: max }),
-      );
-      return;
-    }
-    this.track(socket, false, handshakeTimeout);
-  }
-
-  private track(socket: Socket, outgoing: boolean, deadline: number): Tracked<M, N, I> {
-    const config: ConnectionConfig<M, N, I> = {
-      ...this.options,
-      connectionTimeout: this.connectionTimeoutValue,
-      statsHalfLife: this.statsHalfLifeValue,
-      handshakeTimeout: deadline,
-    };
-    const connection = new Connection<M, N, I>(socket, outgoing, config, this.hooks, this.handshakeBytes);
-    const tracked: Tracked<M, N, I> = { connection, announced: false, farewell: false, pendingSlot: !outgoing, decided: false };
-    if (!outgoing) this.pendingIncoming++;
-    this.all.set(connection, tracked);
-    // The absolute deadline: a request neither accepted nor rejected by then is rejected.
-    tracked.decision = this.options.scheduler.schedule(() => {
-      if (!connection.isOpen && !connection.isEnded) {
-        connection.destroy(
-          'error',
-          new NetError('TIMEOUT', `no accept decision within ${deadline} ms`, {
-            limit: 'handshakeTimeout',
-            max: deadline,
-            address: connection.remoteAddress,
-          }),
-        );
-      }
-    }, deadline);
-    if (this.hub.size > this.options.eventBufferSize) connection.setPaused(true);
-    return tracked;
-  }
-
-  private readonly hooks: ConnectionHooks<M, N, I> = {
-    handshake: (connection, initMessage) => {
-      const tracked = this.all.get(connection)!;
-      connection.key = nodeIdKey(connection.nodeId);
-      if (connection.key === this.key) {
-        connection.destroy(
-          'error',
-          new NetError('CONNECTION_ERROR', `${connection.remoteAddress} is this node itself`, { address: connection.remoteAddress }),
-        );
-        return;
-      }
-      const request = this.request(tracked, initMessage);
-      if (tracked.waiter) tracked.waiter.resolve(request);
-      else this.hub.emit({ type: 'connectionRequest', request });
-    },
-    message: (connection, message) => {
-      this.hub.emit({ type: 'message', from: connection.nodeId as N, message });
-    },
-    ended: (connection, reason, error) => {
-      const tracked = this.all.get(connection);
-      if (!tracked) return;
-      this.all.delete(connection);
-      tracked.decision?.unsubscribe();
-      this.releaseSlot(tracked);
-      if (tracked.waiter) {
-        tracked.waiter.reject(
-          this.closing
-            ? closedError()
-            : (error ??
-                new NetError('CONNECTION_ERROR', `the connection to ${connection.remoteAddress} ended during the handshake`, {
-                  address: connection.remoteAddress,
-                })),
-        );
-        tracked.waiter = undefined;
-      }
-      if (this.registry.get(connection.key) === tracked) this.registry.delete(connection.key);
-      this.forgetLastSend();
-      if (tracked.announced && !tracked.farewell) this.farewell(tracked, reason, error);
-      else if (!tracked.announced && !tracked.decided && !this.closing) {
-        const address = connection.remoteAddress;
-        this.failures.next(
-          error ??
-            new NetError('CONNECTION_ERROR', `${address} left before its connection was accepted`, { address, nodeId: connection.nodeId }),
-        );
-      }
-    },
-  };
-
-  private request(tracked: Tracked<M, N, I>, initMessage: I): ConnectionRequest<M, N, I> {
-    const connection = tracked.connection;
-    const nodeId = connection.nodeId as N;
-    return {
-      nodeId,
-      initMessage,
-      remoteAddress: connection.remoteAddress,
-      get isPending() {
-        return connection.isPending;
-      },
-      accept: () => {
-        if (!connection.isPending || this.closing) return false;
-        tracked.decision?.unsubscribe();
-        tracked.waiter = undefined;
-        tracked.decided = true;
-        this.releaseSlot(tracked);
-        this.register(tracked);
-        connection.accept();
-        return true;
-      },
-      reject: () => {
-        if (!connection.isPending) return false;
-        tracked.waiter = undefined;
-        this.all.delete(connection);
-        this.releaseSlot(tracked);
-        tracked.decision?.unsubscribe();
-        connection.destroy('closed');
-        return true;
-      },
-    };
-  }
-
-  /**
-   * Registers an accepted connection. With one already registered for the
-   * same id, {@link newConnectionWins} decides; the loser is ended gracefully
-   * but read to its end, so nothing the peer sent on it is lost.
-   */
-  private register(tracked: Tracked<M, N, I>): void {
-    const connection = tracked.connection;
-    const existing = this.registry.get(connection.key);
-    if (existing) {
-      if (!newConnectionWins(existing.connection.outgoing, connection.outgoing, this.key, connection.key)) {
-        // Deliver what the peer sent on it, then let it go, with no events: it never counted.
-        queueMicrotask(() => void connection.close('replaced', true));
-        return;
-      }
-      this.farewell(existing, 'replaced', undefined);
-      void existing.connection.close('replaced', true);
-    }
-    this.registry.set(connection.key, tracked);
-    this.forgetLastSend();
-    tracked.announced = true;
-    this.hub.emit({ type: 'connected', nodeId: connection.nodeId as N });
-  }
-
-  private forgetLastSend(): void {
-    this.lastTo = undefined;
-    this.lastTracked = undefined;
-  }
-
-  private releaseSlot(tracked: Tracked<M, N, I>): void {
-    if (!tracked.pendingSlot) return;
-    tracked.pendingSlot = false;
-    this.pendingIncoming--;
-  }
-
-  private farewell(tracked: Tracked<M, N, I>, reason: DisconnectReason, error: NetError | undefined): void {
-    tracked.farewell = true;
-    const nodeId = tracked.connection.nodeId as N;
-    this.hub.emit(error ? { type: 'disconnected', nodeId, reason, error } : { type: 'disconnected', nodeId, reason });
+    if (this.closed) throw closedError();
   }
 }
 

@@ -107,6 +107,17 @@ describe('Node close()', () => {
     expect((await c.log.next('disconnected')).reason).toBe('remote-closed');
   });
 
+  it('emits closing once even when a closing handler calls close() again', async () => {
+    const node = makeNode({ nodeId: 'twice' });
+    const types: string[] = [];
+    node.events$.subscribe((event) => {
+      types.push(event.type);
+      if (event.type === 'closing') void node.close();
+    });
+    await node.close();
+    expect(types).toEqual(['closing', 'closed']);
+  });
+
   it('lets a closing subscriber send final messages, and flushes them before the FIN', async () => {
     const b = await listening<string>({ id: 'b' });
     const a = client<string>({ id: 'a' });
