@@ -1,6 +1,5 @@
 import type { Socket } from 'node:net';
-import { EMPTY, map, switchMap, tap, timer, type Observable, type SchedulerLike, type Subscription } from 'rxjs';
-import type { ResolvedDecodeLimits } from './codec/limits.js';
+import { EMPTY, map, switchMap, tap, timer, type Observable, type Subscription } from 'rxjs';
 import { NetError } from './errors.js';
 import type { DisconnectReason } from './events.js';
 import { decodeFrames } from './operators/decodeFrames.js';
@@ -8,26 +7,16 @@ import { handshake, type Handshake } from './operators/handshake.js';
 import { idleTimeout } from './operators/idleTimeout.js';
 import { TrafficCounter, type ConnectionStats } from './stats.js';
 import { fromSocket, remoteAddressOf } from './transport/tcp.js';
-import { validate, type Validator } from './validate.js';
+import type { ResolvedNodeOptions } from './options.js';
+import { validate } from './validate.js';
 import { Writer } from './Writer.js';
 
 /** What a connection needs from its node, resolved once per connection (changes to the node affect later ones). */
-export interface ConnectionConfig<M, N, I> {
+export type ConnectionConfig<M, N, I> = ResolvedNodeOptions<M, N, I> & {
+  /** The node's settings when the connection was made (they are read/write on the node). */
   readonly connectionTimeout: number;
   readonly statsHalfLife: number;
-  readonly handshakeTimeout: number;
-  readonly limits: ResolvedDecodeLimits;
-  readonly maxHandshakeBytes: number;
-  readonly maxPendingMessages: number;
-  readonly writeHighWaterMark: number;
-  readonly maxQueuedBytes: number;
-  readonly writeTimeout: number;
-  readonly linger: number;
-  readonly scheduler: SchedulerLike;
-  readonly validateMessage: Validator<M> | undefined;
-  readonly validateNodeId: Validator<N> | undefined;
-  readonly validateInit: Validator<I> | undefined;
-}
+};
 
 /** How a connection tells its node what happens to it. */
 export interface ConnectionHooks<M, N, I> {

@@ -47,8 +47,32 @@ function feed(decoder: FrameDecoder, bytes: Uint8Array, next: () => number): unk
   }
 }
 
+/**
+ * In CI: five fixed seeds, a few hundred rounds each (a second or two). For a
+ * longer hunt: `FUZZ_SECONDS=600 npx jasmine --config=spec/support/jasmine.json --filter=fuzzing`
+ * adds random seeds until the time is up (the failing seed is in the spec's message).
+ */
+const FUZZ_SECONDS = Number(globalThis.process?.env.FUZZ_SECONDS ?? 0);
+
 describe('FrameDecoder under fuzzing (seeded, bounded)', () => {
   const SEEDS = [1, 2, 3, 42, 1337];
+  if (FUZZ_SECONDS > 0) {
+    const deadline = Date.now() + FUZZ_SECONDS * 1000;
+    jasmine.DEFAULT_TIMEOUT_INTERVAL = (FUZZ_SECONDS + 60) * 1000;
+    it(`holds for random seeds for ${FUZZ_SECONDS} s`, () => {
+      while (Date.now() < deadline) {
+        const seed = Math.floor(Math.random() * 2 ** 31);
+        const next = prng(seed);
+        for (let round = 0; round < 100; round++) {
+          const bytes = new Uint8Array(1 + Math.floor(next() * 256)).map(() => Math.floor(next() * 256));
+          const outcome = feed(new FrameDecoder({ maxValueBytes: 1 << 16 }), bytes, next);
+          expect(Array.isArray(outcome) || outcome instanceof NetError)
+            .withContext(`seed ${seed}`)
+            .toBeTrue();
+        }
+      }
+    });
+  }
 
   it('decodes random values cut at random places exactly as @msgpack/msgpack encodes them', () => {
     for (const seed of SEEDS) {
