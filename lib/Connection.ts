@@ -26,7 +26,8 @@ export interface ConnectionHooks<M, N, I> {
   ended(connection: Connection<M, N, I>, reason: DisconnectReason, error: NetError | undefined): void;
 }
 
-type State = 'handshaking' | 'pending' | 'open' | 'draining' | 'ended';
+/** `draining`: closing, still read until the peer's FIN; `closing`: closing, no longer read. Neither takes sends. */
+type State = 'handshaking' | 'pending' | 'open' | 'draining' | 'closing' | 'ended';
 
 /**
  * One socket: frames in (socket -> chunks -> idleTimeout -> decodeFrames ->
@@ -46,6 +47,7 @@ export class Connection<M, N, I> {
   private handshakeResult: Handshake<I, N> | undefined;
   private readonly subscriptions: Subscription[] = [];
   private closed: Promise<void> | undefined;
+  private closeReason: DisconnectReason | undefined;
 
   constructor(
     readonly socket: Socket,
@@ -168,7 +170,8 @@ export class Connection<M, N, I> {
       ).subscribe({
         next: (message) => this.hooks.message(this, message as M),
         error: (error: unknown) => this.fail(error),
-        complete: () => this.end('remote-closed', undefined),
+        // The peer's FIN: the end of a draining close keeps the reason it was closed for.
+        complete: () => this.end(this.closeReason ?? 'remote-closed', undefined),
       }),
     );
     this.socket.resume();
@@ -200,6 +203,7 @@ export class Connection<M, N, I> {
   close(reason: DisconnectReason, keepReading = false): Promise<void> {
     if (this.closed) return this.closed;
     const socket = this.socket;
+    this.closeReason = reason;
     this.closed = new Promise<void>((resolve) => {
       let writeError: NetError | undefined;
       const done = (): void => {
@@ -221,7 +225,10 @@ export class Connection<M, N, I> {
       });
       const timer = this.config.scheduler.schedule(() => socket.destroy(), this.config.linger);
       if (keepReading && this.state === 'open') this.state = 'draining';
-      else this.stopReading();
+      else {
+        this.stopReading();
+        this.state = 'closing';
+      }
       this.writer.flush();
       socket.end();
     });

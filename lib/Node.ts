@@ -176,6 +176,19 @@ export class Node<M = unknown, N = unknown, I = null> implements AsyncDisposable
     return { connections: this.registry.registered().map((connection) => connection.stats(now)) };
   }
 
+  /**
+   * Closes the connection to `id` gracefully: what is queued is flushed,
+   * then FIN; messages the peer sent before it saw the FIN are still
+   * delivered, until its own FIN (or `linger` ms). `isConnected(id)` is false
+   * at once and `send` to it throws `NOT_CONNECTED`; `disconnected` (reason
+   * `'closed'`) is emitted when it is closed, and the promise resolves then.
+   * Rejects with `NOT_CONNECTED` or `ALREADY_CLOSED`. (Not in the Rust crate.)
+   */
+  async disconnect(id: N): Promise<void> {
+    this.assertOpen();
+    await this.registry.disconnect(id);
+  }
+
   /** The bound addresses, `"host:port"`. */
   addresses(): string[] {
     return this.servers.map(serverAddress);

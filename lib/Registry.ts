@@ -93,6 +93,21 @@ export class Registry<M, N, I> {
     }
   }
 
+  /**
+   * Unregisters the connection to `id` at once and closes it gracefully: our
+   * FIN after what is queued, and the peer's messages still delivered until
+   * its FIN; `disconnected` follows when it is closed.
+   */
+  disconnect(id: N): Promise<void> {
+    const key = nodeIdKey(id);
+    const tracked = this.byKey.get(key);
+    if (!tracked) return Promise.reject(new NetError('NOT_CONNECTED', `not connected to node ${describeValue(id)}`, { nodeId: id }));
+    this.byKey.delete(key);
+    this.forgetLastSend();
+    // Read on until the peer's FIN, so nothing it sent before it saw ours is lost.
+    return tracked.connection.close('closed', true);
+  }
+
   /** Pauses or resumes reading on every connection. */
   setPaused(paused: boolean): void {
     for (const connection of this.all.keys()) connection.setPaused(paused);

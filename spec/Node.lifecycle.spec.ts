@@ -295,3 +295,26 @@ describe('Node connections', () => {
     expect(() => a.node.writable$('nobody')).toThrowMatching((e) => e instanceof NetError && e.code === 'NOT_CONNECTED');
   });
 });
+
+describe('Node disconnect(id)', () => {
+  it('closes one connection gracefully: flushed both ways, unregistered at once, disconnected with reason closed', async () => {
+    const b = await listening<number>({ id: 'b' });
+    const a = client<number>({ id: 'a' });
+    await a.node.connect(b.address);
+    await b.log.next('connected');
+    for (let i = 0; i < 500; i++) {
+      a.node.send('b', i);
+      b.node.send('a', i);
+    }
+    const closing = a.node.disconnect('b');
+    expect(a.node.isConnected('b')).toBeFalse();
+    expect(() => a.node.send('b', 1)).toThrowMatching((e) => e instanceof NetError && e.code === 'NOT_CONNECTED');
+    await closing;
+    expect(await b.log.messages(500)).toEqual(Array.from({ length: 500 }, (_, i) => i));
+    expect(await a.log.messages(500)).toEqual(Array.from({ length: 500 }, (_, i) => i)); // what b sent before our FIN
+    expect((await a.log.next('disconnected')).reason).toBe('closed');
+    expect((await b.log.next('disconnected')).reason).toBe('remote-closed');
+    await expectAsync(a.node.disconnect('b')).toBeRejectedWith(jasmine.objectContaining({ code: 'NOT_CONNECTED' }));
+    expect(await a.node.connect(b.address)).toBe('b'); // and it can connect again
+  });
+});

@@ -38,7 +38,7 @@ export async function demo(options: DemoOptions): Promise<string> {
   const started = Date.now();
   const log = (text: string): void => {
     recent.push(`${((Date.now() - started) / 1000).toFixed(1).padStart(5)}s  ${text}`);
-    if (recent.length > 8) recent.shift();
+    if (recent.length > 10) recent.shift();
   };
 
   nodes.forEach((node) => {
@@ -89,6 +89,19 @@ export async function demo(options: DemoOptions): Promise<string> {
       }
     }
   }, 10);
+
+  // A little drama for the events pane: the first node drops the last one, which reconnects a second later.
+  const first = nodes[0]!;
+  const last = nodes[nodes.length - 1]!;
+  const dropAt = (options.seconds > 0 ? options.seconds / 3 : 3) * 1000;
+  const drop = setTimeout(() => {
+    log(`${first.nodeId}: disconnect(${last.nodeId})`);
+    void first.disconnect(last.nodeId).catch(() => undefined);
+  }, dropAt);
+  const rejoin = setTimeout(() => {
+    log(`${last.nodeId}: connect(${addresses[0]!})`);
+    void last.connect(addresses[0]!).catch(() => undefined);
+  }, dropAt + 1000);
 
   const previous = new Map<string, number>();
   let lastView = Date.now();
@@ -141,6 +154,8 @@ export async function demo(options: DemoOptions): Promise<string> {
     if (options.seconds > 0) setTimeout(stop, options.seconds * 1000);
   });
   clearInterval(traffic);
+  clearTimeout(drop);
+  clearTimeout(rejoin);
   await new Promise((resolve) => setTimeout(resolve, 200)); // let the last messages land
   clearInterval(refresh);
   render();
