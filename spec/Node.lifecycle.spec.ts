@@ -318,3 +318,24 @@ describe('Node disconnect(id)', () => {
     expect(await a.node.connect(b.address)).toBe('b'); // and it can connect again
   });
 });
+
+describe('Node validators with Standard Schema', () => {
+  it('checks messages with a schema (as zod or valibot provide), keeping its output', async () => {
+    const evenNumber = {
+      '~standard': {
+        version: 1 as const,
+        vendor: 'spec',
+        validate: (value: unknown) =>
+          typeof value === 'number' && value % 2 === 0 ? { value: value / 2 } : { issues: [{ message: 'not an even number' }] },
+      },
+    };
+    const b = await listening<number>({ id: 'b', validateMessage: evenNumber });
+    const a = client<number>({ id: 'a' });
+    await a.node.connect(b.address);
+    a.node.send('b', 8);
+    a.node.send('b', 3);
+    expect(await b.log.messages(1)).toEqual([4]);
+    const gone = await b.log.next('disconnected');
+    expect([gone.reason, gone.error?.code]).toEqual(['error', 'READ_ERROR']);
+  });
+});

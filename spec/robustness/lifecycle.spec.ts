@@ -57,3 +57,42 @@ describe('lifecycle faults', () => {
     expect(b.log.ofType('disconnected').length).toBe(40);
   });
 });
+
+describe('timers and traffic', () => {
+  it('a connection with traffic both ways is never closed by the idle or write timers', async () => {
+    const b = await listening<number>({ id: 'b', connectionTimeout: 300, writeTimeout: 300 });
+    const a = client<number>({ id: 'a', connectionTimeout: 300, writeTimeout: 300 });
+    await a.node.connect(b.address);
+    b.node.events$.subscribe((event) => {
+      if (event.type === 'message') b.node.send('a', event.message);
+    });
+    const started = Date.now();
+    for (let i = 0; Date.now() - started < 1500; i++) {
+      a.node.send('b', i);
+      await a.log.messages(1);
+      await new Promise((resolve) => setTimeout(resolve, 20));
+    }
+    expect(a.log.ofType('disconnected')).toEqual([]);
+    expect(b.log.ofType('disconnected')).toEqual([]);
+  });
+});
+
+describe('close with a write that fails', () => {
+  it('reports the failure as CLOSE_ERROR on the disconnected event, not lost', async () => {
+    const b = await listening({ id: 'b', linger: 2000 });
+    const socket = await raw(b.address);
+    socket.write(encode([null, 'r']));
+    await b.log.next('connected');
+    socket.pause(); // never reads: our queue fills the kernel buffers
+    const big = new Uint8Array(1024 * 1024);
+    for (let i = 0; i < 16; i++) b.node.send('r', big);
+    await new Promise((resolve) => setTimeout(resolve, 50));
+    const closing = b.node.close();
+    await new Promise((resolve) => setTimeout(resolve, 50));
+    socket.resetAndDestroy(); // the flush at close cannot finish
+    await closing;
+    const gone = b.log.ofType('disconnected')[0]!;
+    expect(gone.reason).toBe('closed');
+    expect(gone.error?.code).toBe('CLOSE_ERROR');
+  });
+});
