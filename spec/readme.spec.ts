@@ -1,4 +1,4 @@
-import { execFile } from 'node:child_process';
+import { execFile, execFileSync } from 'node:child_process';
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { transformSync } from 'esbuild';
 
@@ -25,6 +25,17 @@ describe('README examples', () => {
   it('are there', () => {
     expect(found.length).toBeGreaterThanOrEqual(5);
   });
+
+  it('type-check, strict, against the published types', () => {
+    mkdirSync('build/readme-types', { recursive: true });
+    for (const example of found) writeFileSync(`build/readme-types/example-${example.index}.mts`, `${example.code}\nexport {};\n`);
+    writeFileSync(
+      'build/readme-types/tsconfig.json',
+      JSON.stringify({ extends: '../../tsconfig.base.json', compilerOptions: { noEmit: true, types: ['node'] }, include: ['*.mts'] }),
+    );
+    // Throws, with tsc's report, on any type error.
+    execFileSync(process.execPath, ['node_modules/typescript/bin/tsc', '-p', 'build/readme-types/tsconfig.json'], { encoding: 'utf8' });
+  }, 60_000);
 
   for (const example of found) {
     it(`example ${example.index} runs against the built package and prints what it says`, async () => {
