@@ -3,7 +3,7 @@ import { DEFAULT_HANDSHAKE_TIMEOUT, DEFAULT_MAX_PENDING_MESSAGES } from '../defa
 import { NetError, limitError } from '../errors.js';
 import { checkValidator, validate, type Validator } from '../validate.js';
 
-/** The peer's handshake, and everything it sent after it. */
+/** The peer's handshake as a request to accept (take its messages) or reject, carrying everything sent after it. */
 export interface Handshake<I = unknown, N = unknown> {
   /** The peer's init message (validated). */
   readonly initMessage: I;
@@ -17,6 +17,10 @@ export interface Handshake<I = unknown, N = unknown> {
    * outer subscription is unsubscribed.
    */
   readonly messages: Observable<unknown>;
+  /** Accepts: the same as taking {@link messages}. */
+  accept(): Observable<unknown>;
+  /** Rejects: drops the kept values, stops reading the source, and completes the stream this came from. */
+  reject(): void;
 }
 
 /** Options of {@link handshake}. */
@@ -36,7 +40,8 @@ export interface HandshakeConfig<I = unknown, N = unknown> {
 /**
  * Reads the handshake that opens every connection: the first value must be
  * the 2-array `[initMessage, nodeId]` and pass the validators. Emits one
- * {@link Handshake} carrying the rest of the values as its `messages`.
+ * {@link Handshake}: a request to `accept()` (which gives the rest of the
+ * values, also available as `messages`) or `reject()`.
  *
  * Errors, before the handshake, with `READ_ERROR` for a value of the wrong
  * shape or one that fails validation, `TIMEOUT` when none arrives within
@@ -87,8 +92,17 @@ export function handshake<I = unknown, N = unknown>(config: HandshakeConfig<I, N
             subscriber.error(result);
             return;
           }
-          queue = new MessageQueue(maxPending);
-          subscriber.next({ ...result, messages: queue.observable });
+          const messages = new MessageQueue(maxPending);
+          queue = messages;
+          subscriber.next({
+            ...result,
+            messages: messages.observable,
+            accept: () => messages.observable,
+            reject: () => {
+              messages.end();
+              subscriber.complete();
+            },
+          });
         },
         error(error: unknown) {
           if (queue) {

@@ -128,3 +128,21 @@ describe('handshake', () => {
     expect(() => handshake({ validateInit: 5 as unknown as typeof isString })).toThrowError(TypeError);
   });
 });
+
+describe('handshake accept() and reject()', () => {
+  it('accept() gives the messages; reject() drops them and stops reading the source', () => {
+    const accepted = new Subject<unknown>();
+    const seen: unknown[] = [];
+    accepted.pipe(handshake()).subscribe((request) => request.accept().subscribe((m) => seen.push(m)));
+    accepted.next([0, 'a']);
+    accepted.next('hello');
+    expect(seen).toEqual(['hello']);
+
+    const rejected = new Subject<unknown>();
+    let completed = false;
+    rejected.pipe(handshake()).subscribe({ next: (request) => request.reject(), complete: () => (completed = true) });
+    rejected.next([0, 'b']);
+    expect(completed).toBeTrue();
+    expect(rejected.observed).toBeFalse();
+  });
+});
