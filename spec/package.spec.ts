@@ -11,7 +11,7 @@ describe('the npm package', () => {
   beforeEach(() => (dir = mkdtempSync(join(tmpdir(), 'msgpacknet-pack-'))));
   afterEach(() => rmSync(dir, { recursive: true, force: true }));
 
-  it('ships dist/ and the README only, and installs and imports in an empty folder', () => {
+  it('ships dist/, the README and the license only, and installs and imports in an empty folder', () => {
     const [packed] = JSON.parse(npm(['pack', '--json', '--pack-destination', dir], resolve('.'))) as {
       filename: string;
       files: { path: string }[];
@@ -20,7 +20,7 @@ describe('the npm package', () => {
     expect(paths).toContain('dist/lib/index.js');
     expect(paths).toContain('dist/lib/index.d.ts');
     expect(paths).toContain('README.md');
-    expect(paths.filter((path) => !/^(dist\/|README\.md$|package\.json$)/.test(path))).toEqual([]);
+    expect(paths.filter((path) => !/^(dist\/|README\.md$|LICENSE$|package\.json$)/.test(path))).toEqual([]);
 
     const app = join(dir, 'app');
     execFileSync('mkdir', ['-p', app]);
