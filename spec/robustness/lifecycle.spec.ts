@@ -60,14 +60,14 @@ describe('lifecycle faults', () => {
 
 describe('timers and traffic', () => {
   it('a connection with traffic both ways is never closed by the idle or write timers', async () => {
-    const b = await listening<number>({ id: 'b', connectionTimeout: 300, writeTimeout: 300 });
-    const a = client<number>({ id: 'a', connectionTimeout: 300, writeTimeout: 300 });
+    const b = await listening<number>({ id: 'b', connectionTimeout: 1000, writeTimeout: 1000 });
+    const a = client<number>({ id: 'a', connectionTimeout: 1000, writeTimeout: 1000 });
     await a.node.connect(b.address);
     b.node.events$.subscribe((event) => {
       if (event.type === 'message') b.node.send('a', event.message);
     });
     const started = Date.now();
-    for (let i = 0; Date.now() - started < 1500; i++) {
+    for (let i = 0; Date.now() - started < 3000; i++) {
       a.node.send('b', i);
       await a.log.messages(1);
       await new Promise((resolve) => setTimeout(resolve, 20));
