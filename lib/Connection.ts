@@ -1,5 +1,5 @@
 import type { Socket } from 'node:net';
-import { EMPTY, map, switchMap, tap, timer, type Observable, type Subscription } from 'rxjs';
+import { map, tap, type Observable, type Subscription } from 'rxjs';
 import { NetError } from './errors.js';
 import type { DisconnectReason } from './events.js';
 import { decodeFrames } from './operators/decodeFrames.js';
@@ -46,6 +46,7 @@ export class Connection<M, N, I> {
   private state: State = 'handshaking';
   private handshakeResult: Handshake<I, N> | undefined;
   private readonly subscriptions: Subscription[] = [];
+  private slowConsumer: Subscription | undefined;
   private closed: Promise<void> | undefined;
   private closeReason: DisconnectReason | undefined;
 
@@ -80,13 +81,7 @@ export class Connection<M, N, I> {
 
     const frames = fromSocket(socket).pipe(
       tap((chunk) => this.read.add(chunk.length, scheduler.now())),
-      // Restarted at most 16 times per period: a busy connection costs no timer per chunk; never closed early.
-      idleTimeout({
-        each: config.connectionTimeout,
-        resolution: config.connectionTimeout / 16,
-        scheduler,
-        info: { address: this.remoteAddress },
-      }),
+      idleTimeout({ each: config.connectionTimeout, scheduler, info: { address: this.remoteAddress } }),
       decodeFrames({ ...config.limits, first: { maxValueBytes: config.maxHandshakeBytes } }),
       handshake<I, N>({
         validateInit: config.validateInit,
@@ -97,21 +92,10 @@ export class Connection<M, N, I> {
       }),
     );
     // A queue that stays over its high-water mark for writeTimeout: a slow consumer (or a dead peer).
-    this.subscriptions.push(
-      this.writer.writable$.pipe(switchMap((writable) => (writable ? EMPTY : timer(config.writeTimeout, scheduler)))).subscribe(() => {
-        const queued = this.writer.queuedBytes;
-        this.destroy(
-          'slow-consumer',
-          new NetError('TIMEOUT', `${this.remoteAddress} read too slowly: ${queued} bytes queued for ${config.writeTimeout} ms`, {
-            nodeId: this.nodeId,
-            address: this.remoteAddress,
-            limit: 'writeTimeout',
-            max: config.writeTimeout,
-            actual: queued,
-          }),
-        );
-      }),
-    );
+    this.writer.onWritableChange = (writable) => {
+      this.slowConsumer?.unsubscribe();
+      this.slowConsumer = writable ? undefined : scheduler.schedule(() => this.tooSlow(), config.writeTimeout);
+    };
     this.subscriptions.push(
       frames.subscribe({
         next: (result) => this.onHandshake(result),
@@ -273,7 +257,24 @@ export class Connection<M, N, I> {
     this.destroy(reason, netError);
   }
 
+  private tooSlow(): void {
+    const queued = this.writer.queuedBytes;
+    const { writeTimeout } = this.config;
+    this.destroy(
+      'slow-consumer',
+      new NetError('TIMEOUT', `${this.remoteAddress} read too slowly: ${queued} bytes queued for ${writeTimeout} ms`, {
+        nodeId: this.nodeId,
+        address: this.remoteAddress,
+        limit: 'writeTimeout',
+        max: writeTimeout,
+        actual: queued,
+      }),
+    );
+  }
+
   private stopReading(): void {
+    this.slowConsumer?.unsubscribe();
+    this.slowConsumer = undefined;
     // Newest first: the messages subscription goes before the frames it hangs on, so ending frames does not complete it.
     for (const subscription of this.subscriptions.reverse()) subscription.unsubscribe();
     this.subscriptions.length = 0;

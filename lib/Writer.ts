@@ -1,5 +1,5 @@
 import type { Socket } from 'node:net';
-import { BehaviorSubject, distinctUntilChanged, type Observable } from 'rxjs';
+import { Observable, type Subscriber } from 'rxjs';
 import { Encoder, type EncoderConfig } from './codec/Encoder.js';
 import { NetError } from './errors.js';
 
@@ -21,9 +21,12 @@ export class Writer {
   private readonly encoder: Encoder;
   private scheduled = false;
   private socketQueued = 0;
-  private readonly writableSubject = new BehaviorSubject(true);
-  /** Whether the queue is under its high-water mark; emits on change. */
-  readonly writable$: Observable<boolean> = this.writableSubject.pipe(distinctUntilChanged());
+  private writableState = true;
+  private disposed = false;
+  /** Subscribers of `writable$`, made only when someone asks (most connections never do). */
+  private watchers: Subscriber<boolean>[] | undefined;
+  /** Told whenever the writable state changes (the connection's slow-consumer timer). */
+  onWritableChange: ((writable: boolean) => void) | undefined;
 
   constructor(
     private readonly socket: Socket,
@@ -40,7 +43,22 @@ export class Writer {
   }
 
   get writable(): boolean {
-    return this.writableSubject.value;
+    return this.writableState;
+  }
+
+  /** Whether the queue is under its high-water mark: the current state, then each change; completes at dispose. */
+  get writable$(): Observable<boolean> {
+    return new Observable<boolean>((subscriber) => {
+      subscriber.next(this.writableState);
+      if (this.disposed) {
+        subscriber.complete();
+        return;
+      }
+      (this.watchers ??= []).push(subscriber);
+      return () => {
+        this.watchers = this.watchers?.filter((watcher) => watcher !== subscriber);
+      };
+    });
   }
 
   /** Queues one message; throws `SEND_ERROR` when it cannot be encoded or the queue is full. */
@@ -74,12 +92,19 @@ export class Writer {
   private update(): void {
     this.socketQueued = this.socket.writableLength;
     const writable = this.queuedBytes < this.config.highWaterMark;
-    if (writable !== this.writableSubject.value && !this.writableSubject.closed) this.writableSubject.next(writable);
+    if (writable === this.writableState || this.disposed) return;
+    this.writableState = writable;
+    this.onWritableChange?.(writable);
+    if (this.watchers) for (const watcher of [...this.watchers]) watcher.next(writable);
   }
 
-  /** Completes `writable$`. */
+  /** Completes `writable$`; no more changes are reported. */
   dispose(): void {
-    this.writableSubject.complete();
+    this.disposed = true;
+    this.onWritableChange = undefined;
+    const watchers = this.watchers ?? [];
+    this.watchers = undefined;
+    for (const watcher of watchers) watcher.complete();
   }
 
   private readonly flushTask = (): void => this.flush();

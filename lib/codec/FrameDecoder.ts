@@ -1,4 +1,4 @@
-import { DecodeError, Decoder, type ExtensionCodecType } from '@msgpack/msgpack';
+import { DecodeError, Decoder, type DecoderOptions, type ExtensionCodecType } from '@msgpack/msgpack';
 import { NetError, toNetError } from '../errors.js';
 import { FrameScanner } from './FrameScanner.js';
 import { resolveDecodeLimits, type DecodeLimits, type ResolvedDecodeLimits } from './limits.js';
@@ -40,8 +40,9 @@ export class FrameDecoder {
   private readonly limits: ResolvedDecodeLimits;
   /** The fast path: 64-bit integers as numbers (exact up to 2^53 - 1, all the scanner lets through it). */
   private readonly decoder: Decoder;
-  /** The exact path, for batches holding an integer beyond 2^53 - 1: bigints, then safe ones back to numbers. */
-  private readonly exact: Decoder;
+  /** The exact path, for batches holding an integer beyond 2^53 - 1: bigints, then safe ones back to numbers. Made when first needed. */
+  private exact: Decoder | undefined;
+  private readonly options: DecoderOptions;
   private parts: Uint8Array[] = [];
   private firstPending: boolean;
 
@@ -49,7 +50,7 @@ export class FrameDecoder {
     this.limits = resolveDecodeLimits(config);
     this.firstPending = config.first !== undefined;
     this.scanner = new FrameScanner(config.first ? resolveDecodeLimits(config.first, this.limits) : this.limits);
-    const options = {
+    const options: DecoderOptions = {
       maxStrLength: this.limits.maxStrLength,
       maxBinLength: this.limits.maxBinLength,
       maxExtLength: this.limits.maxExtLength,
@@ -58,7 +59,7 @@ export class FrameDecoder {
       ...(config.extensionCodec ? { extensionCodec: config.extensionCodec } : {}),
     };
     this.decoder = new Decoder({ ...options, useBigInt64: false });
-    this.exact = new Decoder({ ...options, useBigInt64: true, mapKeyConverter: mapKey });
+    this.options = options;
   }
 
   /** Bytes held for a value that has not ended yet. */
@@ -152,7 +153,8 @@ export class FrameDecoder {
   private decodeRange(bytes: Uint8Array, start: number, end: number, int64: boolean, emit: (value: unknown) => void): void {
     let values: Generator<unknown, void, unknown>;
     try {
-      values = (int64 ? this.exact : this.decoder).decodeMulti(bytes.subarray(start, end));
+      const decoder = int64 ? (this.exact ??= new Decoder({ ...this.options, useBigInt64: true, mapKeyConverter: mapKey })) : this.decoder;
+      values = decoder.decodeMulti(bytes.subarray(start, end));
     } catch (error) {
       throw toNetError(error, 'READ_ERROR', 'invalid MessagePack value');
     }

@@ -1,19 +1,4 @@
-import {
-  asyncScheduler,
-  connect,
-  endWith,
-  ignoreElements,
-  map,
-  merge,
-  startWith,
-  switchMap,
-  takeUntil,
-  throttleTime,
-  timer,
-  type MonoTypeOperatorFunction,
-  type Observable,
-  type SchedulerLike,
-} from 'rxjs';
+import { Observable, Subject, asyncScheduler, switchMap, timer, type MonoTypeOperatorFunction, type SchedulerLike } from 'rxjs';
 import { NetError } from '../errors.js';
 
 /** Options of {@link idleTimeout}. */
@@ -22,13 +7,6 @@ export interface IdleTimeoutConfig {
   readonly each: number;
   /** The scheduler of the timer (a `TestScheduler` in marble tests). @default asyncScheduler */
   readonly scheduler?: SchedulerLike;
-  /**
-   * ms: restart the timer at most once per `resolution` (leading and trailing
-   * edge), so a busy source costs one timer per window instead of one per
-   * value. The error then comes between `each` and `each + resolution` ms
-   * after the last value: never early. @default 0 (every value restarts it)
-   */
-  readonly resolution?: number;
   /** Extra context for the error (e.g. the peer's address), copied onto it. */
   readonly info?: { readonly nodeId?: unknown; readonly address?: string };
 }
@@ -36,12 +14,17 @@ export interface IdleTimeoutConfig {
 /**
  * Mirrors the source, and errors with a `TIMEOUT` `NetError` (`limit:
  * 'idleTimeout'`) when the source stays silent for `each` ms: after
- * subscription, or after its last value. Every value restarts the timer
- * (`switchMap` to a fresh `timer`). Completes or errors with the source;
- * unsubscribing cancels the timer.
+ * subscription, or after its last value.
  *
- * A number is the common case; a config object adds a scheduler and error
- * context. Bad arguments throw a `TypeError` when the operator is built.
+ * The timer is a `switchMap` to a fresh `timer` on the scheduler, re-armed
+ * lazily: a value only notes the time, and a timer that fires while the
+ * source has spoken since it was armed is re-armed for the rest of the
+ * period. So the error comes exactly `each` ms after the last value, and a
+ * busy source costs one timer per period, not one per value.
+ *
+ * Completes or errors with the source; unsubscribing cancels the timer. A
+ * number is the common case; a config object adds a scheduler and error
+ * context. A bad duration throws a `TypeError` when the operator is built.
  *
  * @example
  * ```ts
@@ -51,30 +34,34 @@ export interface IdleTimeoutConfig {
  * ```
  */
 export function idleTimeout<T>(config: number | IdleTimeoutConfig): MonoTypeOperatorFunction<T> {
-  const { each, scheduler = asyncScheduler, info = {}, resolution = 0 } = typeof config === 'number' ? { each: config } : config;
+  const { each, scheduler = asyncScheduler, info = {} } = typeof config === 'number' ? { each: config } : config;
   if (!(typeof each === 'number' && each > 0)) throw new TypeError(`idleTimeout needs a positive number of ms, got ${String(each)}`);
-  if (!(typeof resolution === 'number' && resolution >= 0))
-    throw new TypeError(`resolution must be a non-negative number of ms, got ${String(resolution)}`);
-  const restarts = (values: Observable<T>): Observable<unknown> =>
-    resolution > 0 ? values.pipe(throttleTime(resolution, scheduler, { leading: true, trailing: true })) : values;
   return (source) =>
-    source.pipe(
-      connect((shared) =>
-        merge(
-          shared,
-          restarts(shared).pipe(
-            startWith(null),
-            switchMap(() => timer(each, scheduler)),
-            map(() => {
-              throw new NetError('TIMEOUT', `nothing received for ${each} ms${info.address ? ` from ${info.address}` : ''}`, {
-                ...info,
-                limit: 'idleTimeout',
-                max: each,
-              });
-            }),
-            takeUntil(shared.pipe(ignoreElements(), endWith(null))),
-          ),
-        ),
-      ),
-    );
+    new Observable<T>((subscriber) => {
+      let last = scheduler.now();
+      // ms until the deadline, each time the timer is (re-)armed
+      const arm = new Subject<number>();
+      const timeout = arm.pipe(switchMap((ms) => timer(ms, scheduler))).subscribe(() => {
+        const left = last + each - scheduler.now();
+        if (left > 0) {
+          arm.next(left);
+          return;
+        }
+        const where = info.address ? ` from ${info.address}` : '';
+        subscriber.error(new NetError('TIMEOUT', `nothing received for ${each} ms${where}`, { ...info, limit: 'idleTimeout', max: each }));
+      });
+      arm.next(each);
+      const subscription = source.subscribe({
+        next(value) {
+          last = scheduler.now();
+          subscriber.next(value);
+        },
+        error: (error: unknown) => subscriber.error(error),
+        complete: () => subscriber.complete(),
+      });
+      return () => {
+        timeout.unsubscribe();
+        subscription.unsubscribe();
+      };
+    });
 }

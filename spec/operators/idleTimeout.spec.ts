@@ -57,23 +57,26 @@ describe('idleTimeout', () => {
   });
 });
 
-describe('idleTimeout with a resolution', () => {
-  it('restarts at most once per window, and never errors before `each` after the last value', () => {
+describe('idleTimeout, re-armed lazily', () => {
+  it('errors exactly `each` after the last of many values', () => {
     testScheduler().run(({ cold, expectObservable, expectSubscriptions }) => {
-      // values at 1, 2, 3; window 4: restarts at 1 (leading) and 5 (trailing, for 3) -> error at 5 + 6 = 11
+      // armed at 0 for 6; fires at 6, the last value was at 3: re-armed for 3 more; errors at 9
       const source = cold('-abc------------|');
-      expectObservable(source.pipe(idleTimeout({ each: 6, resolution: 4 }))).toBe('-abc-------#', undefined, netError('TIMEOUT'));
-      expectSubscriptions(source.subscriptions).toBe('^----------!');
+      expectObservable(source.pipe(idleTimeout(6))).toBe('-abc-----#', undefined, netError('TIMEOUT'));
+      expectSubscriptions(source.subscriptions).toBe('^--------!');
     });
   });
 
-  it('mirrors a source that keeps talking', () => {
+  it('never errors while the gaps stay under `each`, however long the source runs', () => {
     testScheduler().run(({ cold, expectObservable }) => {
-      expectObservable(cold('-a-b-c-d-e-f-|').pipe(idleTimeout({ each: 3, resolution: 2 }))).toBe('-a-b-c-d-e-f-|');
+      expectObservable(cold('-a-b-c-d-e-f-g-h-i-|').pipe(idleTimeout(3))).toBe('-a-b-c-d-e-f-g-h-i-|');
     });
   });
 
-  it('refuses a negative resolution', () => {
-    expect(() => idleTimeout({ each: 1, resolution: -1 })).toThrowError(TypeError);
+  it('errors on the first gap longer than `each`, after a re-arm', () => {
+    testScheduler().run(({ cold, expectObservable }) => {
+      // armed for 3 at 0; fires at 3 (a came at 2): re-armed for 2; errors at 5, before b
+      expectObservable(cold('--a---b').pipe(idleTimeout(3))).toBe('--a--#', undefined, netError('TIMEOUT'));
+    });
   });
 });
