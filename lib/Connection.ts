@@ -190,8 +190,9 @@ export class Connection<M, N, I> {
     this.closeReason = reason;
     this.closed = new Promise<void>((resolve) => {
       let writeError: NetError | undefined;
+      let timer: Subscription | undefined;
       const done = (): void => {
-        timer.unsubscribe();
+        timer?.unsubscribe();
         this.end(reason, writeError);
         resolve();
       };
@@ -207,11 +208,13 @@ export class Connection<M, N, I> {
           address: this.remoteAddress,
         });
       });
-      const timer = this.config.scheduler.schedule(() => socket.destroy(), this.config.linger);
+      timer = this.config.scheduler.schedule(() => socket.destroy(), this.config.linger);
       if (keepReading && this.state === 'open') this.state = 'draining';
       else {
         this.stopReading();
         this.state = 'closing';
+        // Read on, discarding, so the peer's FIN is seen even if reading was paused.
+        socket.resume();
       }
       this.writer.flush();
       socket.end();

@@ -131,6 +131,17 @@ describe('Node close()', () => {
     expect((await b.log.next('disconnected')).reason).toBe('remote-closed');
   });
 
+  it('does not wait for linger when reading was paused by a full event buffer', async () => {
+    const a = await listening<number>({ id: 'a' });
+    const b = makeNode<number, string, null>({ nodeId: 'b', eventBufferSize: 10, linger: 60_000 });
+    await b.connect(a.address); // nobody subscribes to b: its events pile up, then it stops reading
+    await a.log.next('connected');
+    for (let i = 0; i < 2000; i++) a.node.send('b', i);
+    await sleep(100);
+    await b.close(); // with a 60 s linger, a close that waited for it would time this spec out
+    expect((await a.log.next('disconnected')).reason).toBe('remote-closed');
+  });
+
   it('stops listening: a new connection to its old address is refused', async () => {
     const b = await listening({ id: 'b' });
     await b.node.close();
