@@ -189,18 +189,20 @@ export class Connection<M, N, I> {
     const socket = this.socket;
     this.closeReason = reason;
     this.closed = new Promise<void>((resolve) => {
-      let writeError: NetError | undefined;
-      let timer: Subscription | undefined;
-      const done = (): void => {
-        timer?.unsubscribe();
-        this.end(reason, writeError);
-        resolve();
-      };
       if (socket.destroyed) {
-        queueMicrotask(done);
+        queueMicrotask(() => {
+          this.end(reason, undefined);
+          resolve();
+        });
         return;
       }
-      socket.once('close', done);
+      let writeError: NetError | undefined;
+      const timer = this.config.scheduler.schedule(() => socket.destroy(), this.config.linger);
+      socket.once('close', () => {
+        timer.unsubscribe();
+        this.end(reason, writeError);
+        resolve();
+      });
       socket.once('error', (error) => {
         writeError = new NetError('CLOSE_ERROR', `closing the connection to ${this.remoteAddress} failed: ${error.message}`, {
           cause: error,
@@ -208,7 +210,6 @@ export class Connection<M, N, I> {
           address: this.remoteAddress,
         });
       });
-      timer = this.config.scheduler.schedule(() => socket.destroy(), this.config.linger);
       if (keepReading && this.state === 'open') this.state = 'draining';
       else {
         this.stopReading();

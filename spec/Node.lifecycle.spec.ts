@@ -133,7 +133,7 @@ describe('Node close()', () => {
 
   it('does not wait for linger when reading was paused by a full event buffer', async () => {
     const a = await listening<number>({ id: 'a' });
-    const b = makeNode<number, string, null>({ nodeId: 'b', eventBufferSize: 10, linger: 60_000 });
+    const b = makeNode<number>({ nodeId: 'b', eventBufferSize: 10, linger: 60_000 });
     await b.connect(a.address); // nobody subscribes to b: its events pile up, then it stops reading
     await a.log.next('connected');
     for (let i = 0; i < 2000; i++) a.node.send('b', i);
