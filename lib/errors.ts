@@ -96,7 +96,19 @@ export class NetError extends Error {
   }
 }
 
-/** Is `error` a {@link NetError}, optionally with the given `code`? */
+/**
+ * Is `error` a {@link NetError}, optionally with the given `code`?
+ *
+ * @example
+ * ```ts
+ * import { Node, isNetError } from 'msgpacknet';
+ * const node = Node.createDefault();
+ * await node.close();
+ * await node.listen('127.0.0.1:0').catch((error: unknown) => {
+ *   if (isNetError(error, 'ALREADY_CLOSED')) console.log('closed'); // closed
+ * });
+ * ```
+ */
 export function isNetError(error: unknown, code?: NetErrorCode): error is NetError {
   return error instanceof NetError && (code === undefined || error.code === code);
 }

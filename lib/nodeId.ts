@@ -34,7 +34,15 @@ function encodedKey(id: unknown): string {
   return key;
 }
 
-/** Are `a` and `b` the same node id (value equality, see {@link nodeIdKey})? */
+/**
+ * Are `a` and `b` the same node id (value equality, see {@link nodeIdKey})?
+ *
+ * @example
+ * ```ts
+ * import { nodeIdEquals } from 'msgpacknet';
+ * console.log(nodeIdEquals([1, 2], [1, 2]), nodeIdEquals(1, '1')); // true false
+ * ```
+ */
 export function nodeIdEquals(a: unknown, b: unknown): boolean {
   return a === b || nodeIdKey(a) === nodeIdKey(b);
 }

@@ -37,6 +37,20 @@ type WellFormed = string & { isWellFormed(): boolean };
  * Integers are written in their smallest form, `bigint`s as 64-bit integers
  * (`cf`/`d3`), other numbers as float 64, `undefined` as nil, `Date` as the
  * timestamp extension, `Uint8Array` and `ArrayBuffer` as binary.
+ *
+ * @example
+ * ```ts
+ * import { Encoder } from 'msgpacknet';
+ * const encoder = new Encoder({ maxValueBytes: 1024 });
+ * encoder.append([7, 1]);
+ * encoder.append(2n ** 64n - 1n);
+ * console.log(Buffer.from(encoder.take()).toString('hex')); // 920701cfffffffffffffffff
+ * try {
+ *   encoder.append(new Map());
+ * } catch (error) {
+ *   console.log((error as { code: string }).code); // SEND_ERROR
+ * }
+ * ```
  */
 export class Encoder {
   private readonly maxValueBytes: number;

@@ -34,6 +34,17 @@ function mapKey(key: unknown): string | number {
  *
  * This is the state machine behind `decodeFrames`; use it directly when
  * there is no Observable in the way (e.g. a benchmark or a custom transport).
+ *
+ * @example
+ * ```ts
+ * import { FrameDecoder } from 'msgpacknet';
+ * const decoder = new FrameDecoder({ maxValueBytes: 1024 });
+ * const values: unknown[] = [];
+ * decoder.write(Uint8Array.of(0x92, 0x07), (value) => values.push(value));
+ * decoder.write(Uint8Array.of(0x01, 0xa2, 0x68, 0x69), (value) => values.push(value));
+ * decoder.end(); // throws READ_ERROR if a value was cut off
+ * console.log(JSON.stringify(values)); // [[7,1],"hi"]
+ * ```
  */
 export class FrameDecoder {
   private readonly scanner: FrameScanner;

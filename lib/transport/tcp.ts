@@ -89,10 +89,16 @@ export function socketError(error: unknown, address: string): NetError {
  *
  * @example
  * ```ts
- * import { connect } from 'node:net';
+ * import { connect, createServer } from 'node:net';
  * import { fromSocket, decodeFrames } from 'msgpacknet';
- * const socket = connect(4000, '127.0.0.1');
- * fromSocket(socket).pipe(decodeFrames()).subscribe((value) => console.log(value));
+ * // a server that writes two MessagePack values and ends
+ * const server = createServer((peer) => peer.end(Uint8Array.of(0x92, 0x07, 0x01, 0x2a)));
+ * server.listen(0, '127.0.0.1', () => {
+ *   const socket = connect((server.address() as { port: number }).port, '127.0.0.1');
+ *   fromSocket(socket)
+ *     .pipe(decodeFrames())
+ *     .subscribe({ next: (value) => console.log(value), complete: () => server.close() }); // [ 7, 1 ], then 42
+ * });
  * ```
  */
 export function fromSocket(socket: Socket): Observable<Uint8Array> {
