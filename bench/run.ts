@@ -19,10 +19,19 @@ export interface BenchOptions {
   readonly onProgress?: (step: string, index: number, total: number) => void;
 }
 
+/** One implementation's throughput figures: peak RSS of the receiving and the sending process, in MB. */
+export interface Throughput {
+  readonly msgsPerSec: number;
+  readonly mbPerSec: number;
+  readonly recvRssMb: number;
+  readonly sendRssMb: number;
+  readonly stallMs: number;
+}
+
 export interface ThroughputRow {
   readonly kind: PayloadKind;
-  readonly mpn: { msgsPerSec: number; mbPerSec: number; rssMb: number; stallMs: number };
-  readonly raw: { msgsPerSec: number; mbPerSec: number; rssMb: number; stallMs: number };
+  readonly mpn: Throughput;
+  readonly raw: Throughput;
   readonly ratio: number;
   readonly target: number;
 }
@@ -86,11 +95,7 @@ const median = (values: number[]): number => {
   return sorted.length % 2 ? sorted[mid]! : (sorted[mid - 1]! + sorted[mid]!) / 2;
 };
 
-async function throughput(
-  impl: 'mpn' | 'raw',
-  kind: PayloadKind,
-  seconds: number,
-): Promise<{ msgsPerSec: number; mbPerSec: number; rssMb: number; stallMs: number }> {
+async function throughput(impl: 'mpn' | 'raw', kind: PayloadKind, seconds: number): Promise<Throughput> {
   const receiver = worker(`recv-${impl}`);
   const { address } = await receiver.next();
   const sender = worker(`send-${impl}`, address as string, kind, seconds);
@@ -101,7 +106,8 @@ async function throughput(
   return {
     msgsPerSec: (result.count as number) / time,
     mbPerSec: (result.bytes as number) / time / 1e6,
-    rssMb: Math.max(result.maxRss as number, sent.maxRss as number) / 1e6,
+    recvRssMb: (result.maxRss as number) / 1e6,
+    sendRssMb: (sent.maxRss as number) / 1e6,
     stallMs: result.stallMs as number,
   };
 }
@@ -146,7 +152,7 @@ export async function runBench(options: BenchOptions = {}): Promise<BenchResult>
   let step = 0;
   const progress = (name: string): void => options.onProgress?.(name, step++, total);
 
-  const runs = new Map<string, { msgsPerSec: number; mbPerSec: number; rssMb: number; stallMs: number }[]>();
+  const runs = new Map<string, Throughput[]>();
   for (let rep = 0; rep < reps; rep++) {
     for (const kind of PAYLOADS) {
       // Interleaved, alternating which goes first, so drift on the machine hits both.
@@ -158,12 +164,13 @@ export async function runBench(options: BenchOptions = {}): Promise<BenchResult>
     }
   }
   const throughputRows = PAYLOADS.map((kind): ThroughputRow => {
-    const pick = (impl: string): { msgsPerSec: number; mbPerSec: number; rssMb: number; stallMs: number } => {
+    const pick = (impl: string): Throughput => {
       const list = runs.get(`${kind}/${impl}`)!;
       return {
         msgsPerSec: median(list.map((r) => r.msgsPerSec)),
         mbPerSec: median(list.map((r) => r.mbPerSec)),
-        rssMb: Math.max(...list.map((r) => r.rssMb)),
+        recvRssMb: Math.max(...list.map((r) => r.recvRssMb)),
+        sendRssMb: Math.max(...list.map((r) => r.sendRssMb)),
         stallMs: Math.max(...list.map((r) => r.stallMs)),
       };
     };
@@ -219,12 +226,12 @@ const fmt = (n: number, digits = 0): string => n.toLocaleString('en-US', { maxim
 /** The result as a Markdown table (the README's Performance section uses it). */
 export function table(result: BenchResult): string {
   const lines = [
-    '| one-way | msgpacknet msgs/s | MB/s | raw msgs/s | MB/s | ratio (median) | target | peak RSS mpn / raw | longest stall (mpn) |',
+    '| one-way | msgpacknet msgs/s | MB/s | raw msgs/s | MB/s | ratio (median) | target | peak RSS recv+send mpn / raw | longest stall (mpn) |',
     '|---|---:|---:|---:|---:|---:|---:|---:|---:|',
   ];
   for (const row of result.throughput) {
     lines.push(
-      `| ${row.kind} | ${fmt(row.mpn.msgsPerSec)} | ${fmt(row.mpn.mbPerSec, 1)} | ${fmt(row.raw.msgsPerSec)} | ${fmt(row.raw.mbPerSec, 1)} | **${fmt(row.ratio, 2)}** | ${row.ratio >= row.target ? '>=' : '**missed** >='} ${row.target} | ${fmt(row.mpn.rssMb)} / ${fmt(row.raw.rssMb)} MB | ${fmt(row.mpn.stallMs, 1)} ms |`,
+      `| ${row.kind} | ${fmt(row.mpn.msgsPerSec)} | ${fmt(row.mpn.mbPerSec, 1)} | ${fmt(row.raw.msgsPerSec)} | ${fmt(row.raw.mbPerSec, 1)} | **${fmt(row.ratio, 2)}** | ${row.ratio >= row.target ? '>=' : '**missed** >='} ${row.target} | ${fmt(row.mpn.recvRssMb)}+${fmt(row.mpn.sendRssMb)} / ${fmt(row.raw.recvRssMb)}+${fmt(row.raw.sendRssMb)} MB | ${fmt(row.mpn.stallMs, 1)} ms |`,
     );
   }
   const { pingPong } = result;
