@@ -36,5 +36,9 @@ await node.close();
 console.log(event.message, typeof decodeFrames, typeof NetError);`,
     );
     expect(execFileSync(process.execPath, ['main.js'], { cwd: app, encoding: 'utf8' }).trim()).toBe('packed function function');
+    // the executable is installed too, as `npx msgpacknet` finds it
+    expect(execFileSync(join(app, 'node_modules/.bin/msgpacknet'), ['--help'], { encoding: 'utf8' })).toContain(
+      'usage: msgpacknet <command>',
+    );
   }, 180_000);
 });
