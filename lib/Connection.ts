@@ -125,11 +125,6 @@ export class Connection<M, N, I> {
     return this.writer.writable$;
   }
 
-  /** Bytes queued for writing. */
-  get queuedBytes(): number {
-    return this.writer.queuedBytes;
-  }
-
   /** Starts delivering messages (the ones kept since the handshake first). */
   accept(): void {
     if (this.state !== 'pending' || !this.handshakeResult) return;

@@ -42,10 +42,6 @@ export class Writer {
     return this.encoder.length + this.socket.writableLength;
   }
 
-  get writable(): boolean {
-    return this.writableState;
-  }
-
   /** Whether the queue is under its high-water mark: the current state, then each change; completes at dispose. */
   get writable$(): Observable<boolean> {
     return new Observable<boolean>((subscriber) => {
