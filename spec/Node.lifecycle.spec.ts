@@ -293,17 +293,26 @@ describe('Node connections', () => {
     raw.destroy();
   });
 
-  it('writable$ and drain() report the write queue', async () => {
-    const b = await listening({ id: 'b' });
-    const a = client({ id: 'a', writeHighWaterMark: 64 * 1024 });
-    await a.node.connect(b.address);
+  it('writable$ and drain() follow the write queue past the high-water mark and back', async () => {
+    const b = await listening({ id: 'b', writeHighWaterMark: 64 * 1024 });
+    const peer = await rawSocket(b.address);
+    peer.write(Uint8Array.of(0x92, 0xc0, 0xa3, 0x72, 0x61, 0x77)); // [null, 'raw']
+    await b.log.next('connected');
+    peer.pause(); // reads nothing for now
     const states: boolean[] = [];
-    a.node.writable$('b').subscribe((w) => states.push(w));
-    for (let i = 0; i < 64; i++) a.node.send('b', new Uint8Array(16 * 1024));
-    await Promise.resolve();
-    await a.node.drain('b');
-    expect(states[0]).toBeTrue();
-    expect(() => a.node.writable$('nobody')).toThrowMatching((e) => e instanceof NetError && e.code === 'NOT_CONNECTED');
+    b.node.writable$('raw').subscribe((w) => states.push(w));
+    for (let i = 0; i < 64; i++) b.node.send('raw', new Uint8Array(64 * 1024));
+    await until(() => states.includes(false), 2000, 'writable$ to report false');
+    let drained = false;
+    const draining = b.node.drain('raw').then(() => (drained = true));
+    await sleep(50);
+    expect(drained).toBeFalse(); // still over the mark while the peer does not read
+    peer.resume();
+    await draining;
+    expect(states).toEqual([true, false, true]);
+    await b.node.drain('raw'); // at once when under the mark
+    expect(() => b.node.writable$('nobody')).toThrowMatching((e) => e instanceof NetError && e.code === 'NOT_CONNECTED');
+    peer.destroy();
   });
 });
 
