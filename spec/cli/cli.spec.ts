@@ -1,63 +1,32 @@
 import { execFileSync, spawn, type ChildProcessWithoutNullStreams } from 'node:child_process';
 import { createServer } from 'node:net';
-import { createInterface } from 'node:readline';
+import { Lines } from '../helpers/lines.js';
 
 /** The real executable, as `npx msgpacknet` runs it. */
 const CLI = 'dist/lib/cli/index.js';
 
-/** A running msgpacknet process: its stdout JSON lines, its stderr, its exit. */
-class Cli {
-  readonly lines: Record<string, unknown>[] = [];
-  stderr = '';
-  readonly exited: Promise<number | null>;
-  private readonly waiters: (() => void)[] = [];
-
-  constructor(readonly child: ChildProcessWithoutNullStreams) {
-    createInterface({ input: child.stdout }).on('line', (text) => {
+/** A running msgpacknet process: its stdout as JSON lines (or `{ text }`), its stderr, its exit. */
+class Cli extends Lines<Record<string, unknown>> {
+  constructor(child: ChildProcessWithoutNullStreams) {
+    super(child, (text) => {
       try {
-        this.lines.push(JSON.parse(text) as Record<string, unknown>);
+        return JSON.parse(text) as Record<string, unknown>;
       } catch {
-        this.lines.push({ text });
+        return { text };
       }
-      this.wake();
     });
-    child.stderr.on('data', (chunk: Buffer) => {
-      this.stderr += chunk.toString();
-      this.wake();
-    });
-    this.exited = new Promise((resolve) => child.once('exit', (code) => resolve(code)));
   }
 
-  private wake(): void {
-    for (const wake of this.waiters.splice(0)) wake();
-  }
-
-  async line(match: (line: Record<string, unknown>) => boolean, ms = 8000): Promise<Record<string, unknown>> {
-    const deadline = Date.now() + ms;
-    for (;;) {
-      const found = this.lines.find(match);
-      if (found) return found;
-      if (Date.now() > deadline) throw new Error(`no matching line within ${ms} ms; got ${JSON.stringify(this.lines)} ${this.stderr}`);
-      await new Promise<void>((resolve) => {
-        const timer = setTimeout(resolve, 100);
-        this.waiters.push(() => {
-          clearTimeout(timer);
-          resolve();
-        });
-      });
-    }
+  line(match: (line: Record<string, unknown>) => boolean, ms = 8000): Promise<Record<string, unknown>> {
+    return this.wait(match, ms, 'matching line');
   }
 
   async stderrShows(text: string, ms = 8000): Promise<void> {
-    const deadline = Date.now() + ms;
-    while (!this.stderr.includes(text)) {
-      if (Date.now() > deadline) throw new Error(`stderr never showed ${text}: ${this.stderr}`);
-      await new Promise((resolve) => setTimeout(resolve, 50));
-    }
+    await this.until(() => (this.stderr.includes(text) ? true : undefined), ms, `'${text}' on stderr`);
   }
 
   type(text: string): void {
-    this.child.stdin.write(`${text}\n`);
+    this.send(text);
   }
 }
 

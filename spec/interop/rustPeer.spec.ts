@@ -1,6 +1,6 @@
 import { execFileSync, spawn, type ChildProcessWithoutNullStreams } from 'node:child_process';
 import { existsSync } from 'node:fs';
-import { createInterface } from 'node:readline';
+import { Lines } from '../helpers/lines.js';
 import { client, listening } from '../helpers/nodes.js';
 
 const PEER_DIR = 'interop/rust-peer';
@@ -10,34 +10,13 @@ const PEER_BIN = `${PEER_DIR}/target/release/msgpacknet-interop-peer`;
 type Msg = [number, string, number | bigint];
 
 /** The Rust peer as a child process, with its stdout lines. */
-class RustPeer {
-  readonly lines: string[] = [];
-  private readonly waiters: (() => void)[] = [];
-  readonly exited: Promise<number | null>;
-
-  constructor(readonly child: ChildProcessWithoutNullStreams) {
-    createInterface({ input: child.stdout }).on('line', (line) => {
-      this.lines.push(line);
-      for (const wake of this.waiters.splice(0)) wake();
-    });
-    child.stderr.on('data', (chunk: Buffer) => process.stderr.write(chunk));
-    this.exited = new Promise((resolve) => child.once('exit', resolve));
+class RustPeer extends Lines<string> {
+  constructor(child: ChildProcessWithoutNullStreams) {
+    super(child, (text) => text, { echoStderr: true });
   }
 
-  async line(prefix: string, ms = 5000): Promise<string> {
-    const deadline = Date.now() + ms;
-    for (;;) {
-      const found = this.lines.find((line) => line.startsWith(prefix));
-      if (found !== undefined) return found;
-      if (Date.now() > deadline) throw new Error(`the Rust peer printed no '${prefix}' line; it printed: ${this.lines.join(' | ')}`);
-      await new Promise<void>((resolve) => {
-        const timer = setTimeout(resolve, 50);
-        this.waiters.push(() => {
-          clearTimeout(timer);
-          resolve();
-        });
-      });
-    }
+  line(prefix: string, ms = 5000): Promise<string> {
+    return this.wait((line) => line.startsWith(prefix), ms, `'${prefix}' line from the Rust peer`);
   }
 }
 

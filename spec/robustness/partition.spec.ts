@@ -1,5 +1,5 @@
 import { execFileSync, spawn, type ChildProcessWithoutNullStreams } from 'node:child_process';
-import { createInterface } from 'node:readline';
+import { Lines } from '../helpers/lines.js';
 
 /**
  * Partitions between real separate hosts: two network namespaces made by this
@@ -24,35 +24,19 @@ interface Line {
   [key: string]: unknown;
 }
 
-class Peer {
-  readonly lines: Line[] = [];
-  private readonly waiters: (() => void)[] = [];
-  constructor(readonly child: ChildProcessWithoutNullStreams) {
-    createInterface({ input: child.stdout }).on('line', (text) => {
-      this.lines.push(JSON.parse(text) as Line);
-      for (const wake of this.waiters.splice(0)) wake();
-    });
-    child.stderr.on('data', (chunk: Buffer) => process.stderr.write(chunk));
+/** A node in a namespace (partitionPeer.js): its event lines, and commands on its stdin. */
+class Peer extends Lines<Line> {
+  constructor(child: ChildProcessWithoutNullStreams) {
+    super(child, (text) => JSON.parse(text) as Line, { echoStderr: true });
   }
 
   command(value: Record<string, unknown>): void {
-    this.child.stdin.write(`${JSON.stringify(value)}\n`);
+    this.send(JSON.stringify(value));
   }
 
-  async wait(event: string, ms: number): Promise<Line> {
-    const deadline = Date.now() + ms;
-    for (;;) {
-      const found = this.lines.find((line) => line.event === event);
-      if (found) return found;
-      if (Date.now() > deadline) throw new Error(`no ${event} within ${ms} ms: ${JSON.stringify(this.lines.slice(-5))}`);
-      await new Promise<void>((resolve) => {
-        const timer = setTimeout(resolve, 50);
-        this.waiters.push(() => {
-          clearTimeout(timer);
-          resolve();
-        });
-      });
-    }
+  /** The first line of that event. */
+  event(name: string, ms: number): Promise<Line> {
+    return this.wait((line) => line.event === name, ms, `'${name}' event`);
   }
 
   seqs(): number[] {
@@ -109,13 +93,13 @@ describe('partitions between network namespaces (silent cuts)', () => {
   async function pair(): Promise<{ a: Peer; b: Peer }> {
     const b = new Peer(spawn('ip', ['netns', 'exec', B, process.execPath, PEER, 'listen', `${ADDRESS_B}:0`, 'b', String(TIMEOUT)]));
     peers.push(b);
-    const listening = await b.wait('listening', 5000);
+    const listening = await b.event('listening', 5000);
     const a = new Peer(
       spawn('ip', ['netns', 'exec', A, process.execPath, PEER, 'connect', listening.address as string, 'a', String(TIMEOUT)]),
     );
     peers.push(a);
-    await a.wait('connected', 5000);
-    await b.wait('connected', 5000);
+    await a.event('connected', 5000);
+    await b.event('connected', 5000);
     return { a, b };
   }
 
@@ -128,8 +112,8 @@ describe('partitions between network namespaces (silent cuts)', () => {
     const cutAtA = a.lines.at(-1)!.at;
     const cutAtB = b.lines.at(-1)!.at;
     cut();
-    const goneA = await a.wait('disconnected', 4 * TIMEOUT);
-    const goneB = await b.wait('disconnected', 4 * TIMEOUT);
+    const goneA = await a.event('disconnected', 4 * TIMEOUT);
+    const goneB = await b.event('disconnected', 4 * TIMEOUT);
     expect([goneA.reason, goneB.reason]).toEqual(['idle', 'idle']);
     const detection = [goneA.at - cutAtA, goneB.at - cutAtB];
     console.log(`\n  silent cut, light traffic both ways: detected after ${detection.join(' / ')} ms (connectionTimeout ${TIMEOUT})`);
@@ -142,8 +126,8 @@ describe('partitions between network namespaces (silent cuts)', () => {
     await new Promise((resolve) => setTimeout(resolve, 500));
     const before = a.lines.at(-1)!.at;
     cut();
-    const goneA = await a.wait('disconnected', 4 * TIMEOUT);
-    const goneB = await b.wait('disconnected', 4 * TIMEOUT);
+    const goneA = await a.event('disconnected', 4 * TIMEOUT);
+    const goneB = await b.event('disconnected', 4 * TIMEOUT);
     expect([goneA.reason, goneB.reason]).toEqual(['idle', 'idle']);
     console.log(`\n  silent cut while streaming: the writer detected it after ${goneA.at - before} ms`);
     expect(goneA.at - before).toBeLessThan(2 * TIMEOUT + 1000);
@@ -156,7 +140,7 @@ describe('partitions between network namespaces (silent cuts)', () => {
     cut();
     await new Promise((resolve) => setTimeout(resolve, TIMEOUT / 3));
     heal();
-    await a.wait('streamed', 30_000);
+    await a.event('streamed', 30_000);
     const deadline = Date.now() + 15_000;
     while (b.seqs().length < 3000 && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 100));
     expect(b.seqs()).toEqual(Array.from({ length: 3000 }, (_, i) => i));
