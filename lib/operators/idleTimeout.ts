@@ -7,7 +7,7 @@ export interface IdleTimeoutConfig {
   readonly each: number;
   /** The scheduler of the timer (a `TestScheduler` in marble tests). @default asyncScheduler */
   readonly scheduler?: SchedulerLike;
-  /** Extra context for the error (e.g. the peer's address), copied onto it. */
+  /** Extra context for the error (e.g. the peer's address), copied onto it. @default none */
   readonly info?: { readonly nodeId?: unknown; readonly address?: string };
 }
 
