@@ -25,9 +25,12 @@ const pad = (text: string, width: number): string => (text.length >= width ? tex
 
 /** Runs the demo; resolves with its summary once every node is closed. */
 export async function demo(options: DemoOptions): Promise<string> {
+  // Messages per second in the view decay with the same half-life as the byte rates of stats(),
+  // so the columns agree (and the last view, after the traffic stops, still shows what it was).
+  const halfLife = 1000;
   const names = Array.from({ length: options.nodes }, (_, i) => `node-${String.fromCharCode(97 + i)}`);
   const nodes = names.map(
-    (nodeId) => new Node<Chat, string, { role: string }>({ nodeId, initMessage: { role: 'demo' }, statsHalfLife: 1000 }),
+    (nodeId) => new Node<Chat, string, { role: string }>({ nodeId, initMessage: { role: 'demo' }, statsHalfLife: halfLife }),
   );
   const recent: string[] = [];
   const sent = new Map<string, number>();
@@ -104,6 +107,7 @@ export async function demo(options: DemoOptions): Promise<string> {
   }, dropAt + 1000);
 
   const previous = new Map<string, number>();
+  const msgRates = new Map<string, number>();
   let lastView = Date.now();
   const view = (): string => {
     const now = Date.now();
@@ -118,7 +122,9 @@ export async function demo(options: DemoOptions): Promise<string> {
       for (const c of node.stats().connections) {
         const key = `${c.nodeId}>${node.nodeId}`;
         const count = received.get(key) ?? 0;
-        const rate = (count - (previous.get(key) ?? 0)) / seconds;
+        const weight = 1 - 2 ** ((-seconds * 1000) / halfLife);
+        const rate = (msgRates.get(key) ?? 0) + weight * ((count - (previous.get(key) ?? 0)) / seconds - (msgRates.get(key) ?? 0));
+        msgRates.set(key, rate);
         previous.set(key, count);
         rows.push(
           `${pad(`${c.nodeId} -> ${node.nodeId}`, 22)}${pad(fmtRate(rate), 12)}${pad(fmtRate(c.readRate), 12)}${pad(fmtRate(c.writeRate), 12)}${pad(String(count), 10)}`,
