@@ -16,6 +16,9 @@ export interface EncoderConfig {
 
 const EMPTY = new Uint8Array(0);
 const MIN_SLAB = 1024;
+/** Slabs up to this size are carved from a shared pool instead of allocated one by one. */
+const POOLED_SLAB = 8 * 1024;
+const POOL_SIZE = 64 * 1024;
 const MAX_SLAB_HINT = 1024 * 1024;
 const TWO_32 = 0x1_0000_0000;
 const U64_MAX = (1n << 64n) - 1n;
@@ -23,6 +26,17 @@ const I64_MIN = -(1n << 63n);
 const textEncoder = new TextEncoder();
 
 type WellFormed = string & { isWellFormed(): boolean };
+
+/**
+ * Small slabs for every encoder, carved from one shared buffer (as Node's
+ * `Buffer` pool does): a connection that sends one small message per turn
+ * then costs a bump of an offset, not a fresh zeroed `ArrayBuffer` each time.
+ * A carved slab belongs to one encoder until it lets go of it; batches taken
+ * from it are never written again, so sharing the buffer is safe.
+ */
+let pool = new Uint8Array(POOL_SIZE);
+let poolView = new DataView(pool.buffer);
+let poolUsed = 0;
 
 /**
  * Encodes values as MessagePack, back to back, into one growing buffer.
@@ -58,7 +72,9 @@ export class Encoder {
   private readonly sortKeys: boolean;
   private readonly extensionCodec: ExtensionCodecType<undefined> | undefined;
   private bytes: Uint8Array = EMPTY;
-  private view = new DataView(EMPTY.buffer);
+  /** `bytes` may be the shared pool: this encoder owns `[start, limit)` of it. */
+  private view: DataView = new DataView(EMPTY.buffer);
+  private limit = 0;
   private start = 0;
   private pos = 0;
   private lastBatch = 0;
@@ -105,10 +121,12 @@ export class Encoder {
     const out = this.bytes.subarray(this.start, this.pos);
     this.lastBatch = out.length;
     this.start = this.pos;
-    if (this.bytes.length - this.pos < MIN_SLAB) {
-      // Let go of a full slab: an idle connection holds no buffer.
+    if (this.limit - this.pos < MIN_SLAB) {
+      // Let go of a full slab: an idle connection holds no buffer. If it was the
+      // pool's last carve, its unused tail goes back to the pool.
+      if (this.bytes === pool && this.limit === poolUsed) poolUsed = this.pos;
       this.bytes = EMPTY;
-      this.start = this.pos = 0;
+      this.start = this.pos = this.limit = 0;
     }
     return out;
   }
@@ -119,17 +137,36 @@ export class Encoder {
     return this.take().slice();
   }
 
+  /** Makes room for `n` more bytes, moving what is not taken yet to a larger slab. */
   private ensure(n: number): void {
-    if (this.pos + n <= this.bytes.length) return;
+    if (this.pos + n <= this.limit) return;
     const used = this.pos - this.start;
     const hint = Math.min(this.lastBatch * 2, MAX_SLAB_HINT);
     const size = Math.max(MIN_SLAB, hint, (used + n) * 2);
-    const next = new Uint8Array(size);
-    next.set(this.bytes.subarray(this.start, this.pos));
-    this.bytes = next;
-    this.view = new DataView(next.buffer);
-    this.start = 0;
-    this.pos = used;
+    if (size <= POOLED_SLAB) {
+      if (poolUsed + size > POOL_SIZE) {
+        pool = new Uint8Array(POOL_SIZE);
+        poolView = new DataView(pool.buffer);
+        poolUsed = 0;
+      }
+      // The old slab lies wholly before poolUsed, so a move within the pool never overlaps.
+      if (used > 0) {
+        if (this.bytes === pool) pool.copyWithin(poolUsed, this.start, this.pos);
+        else pool.set(this.bytes.subarray(this.start, this.pos), poolUsed);
+      }
+      this.bytes = pool;
+      this.view = poolView;
+      this.start = poolUsed;
+      this.limit = poolUsed += size;
+    } else {
+      const next = new Uint8Array(size);
+      next.set(this.bytes.subarray(this.start, this.pos));
+      this.bytes = next;
+      this.view = new DataView(next.buffer);
+      this.start = 0;
+      this.limit = size;
+    }
+    this.pos = this.start + used;
   }
 
   private u8(b: number): void {

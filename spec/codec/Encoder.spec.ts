@@ -2,7 +2,7 @@ import { decode, ExtData } from '@msgpack/msgpack';
 import { Encoder } from '../../lib/codec/Encoder.js';
 import { FrameDecoder } from '../../lib/codec/FrameDecoder.js';
 import { NetError } from '../../lib/errors.js';
-import { toHex } from '../helpers/bytes.js';
+import { prng, toHex } from '../helpers/bytes.js';
 
 function roundTrip(value: unknown): unknown {
   const values: unknown[] = [];
@@ -115,6 +115,41 @@ describe('Encoder', () => {
     e.append(2);
     expect(toHex(e.take())).toBe('02');
     expect(toHex(first)).toBe('01 a1 61'); // not overwritten
+  });
+
+  it('shares its slab pool between encoders without one ever writing over another', () => {
+    // Many encoders appending and taking in a random order: small batches come from the shared
+    // pool, growing ones move within it or out of it, and every batch taken must still hold
+    // exactly its values when all are decoded at the end (after the pool was replaced many times).
+    const random = prng(7);
+    const encoders = Array.from({ length: 6 }, () => new Encoder());
+    const pending: unknown[][] = encoders.map(() => []);
+    const batches: { bytes: Uint8Array; values: unknown[] }[] = [];
+    const value = (): unknown => {
+      const kind = random();
+      if (kind < 0.4) return Math.floor(random() * 70000);
+      if (kind < 0.7) return 'x'.repeat(Math.floor(random() * 300));
+      if (kind < 0.9) return { seq: batches.length, body: 'é'.repeat(Math.floor(random() * 40)) };
+      return new Uint8Array(Math.floor(random() * 20000)).fill(batches.length & 0xff);
+    };
+    for (let step = 0; step < 4000; step++) {
+      const i = Math.floor(random() * encoders.length);
+      if (random() < 0.7) {
+        const v = value();
+        encoders[i]!.append(v);
+        pending[i]!.push(v);
+      } else {
+        batches.push({ bytes: encoders[i]!.take(), values: pending[i]! });
+        pending[i] = [];
+      }
+    }
+    expect(batches.length).toBeGreaterThan(1000);
+    for (const batch of batches) {
+      const decoded: unknown[] = [];
+      const decoder = new FrameDecoder();
+      decoder.write(batch.bytes, (v) => decoded.push(v));
+      expect(decoded).toEqual(batch.values);
+    }
   });
 
   it('sorts map keys when asked (the canonical form)', () => {
