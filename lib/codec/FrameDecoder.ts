@@ -28,8 +28,9 @@ function mapKey(key: unknown): string | number {
  * Turns byte chunks, split anywhere, into MessagePack values, synchronously.
  *
  * A {@link FrameScanner} finds where values end; complete values are decoded
- * in place by `@msgpack/msgpack`'s `Decoder` (one `decodeMulti` per chunk),
- * and only a value split across chunks is gathered, once, into one buffer.
+ * in place by `@msgpack/msgpack`'s `Decoder` (one `decodeMulti` per chunk, or
+ * `decode` when a chunk holds one value), and only a value split across
+ * chunks is gathered, once, into one buffer.
  * Chunks are not copied: do not change a chunk after handing it over.
  *
  * This is the state machine behind `decodeFrames`; use it directly when
@@ -100,7 +101,7 @@ export class FrameDecoder {
       this.parts = [];
       const int64 = scanner.sawInt64;
       this.next();
-      this.decodeRange(whole, 0, whole.length, int64, emit);
+      this.decodeRange(whole, 0, whole.length, int64, true, emit);
       p = q;
     }
     try {
@@ -114,7 +115,7 @@ export class FrameDecoder {
           }
           const int64 = scanner.sawInt64;
           this.next();
-          this.decodeRange(chunk, p, q, int64, emit);
+          this.decodeRange(chunk, p, q, int64, true, emit);
           p = q;
           continue;
         }
@@ -126,7 +127,7 @@ export class FrameDecoder {
           q = scanner.completedTo;
           const int64 = scanner.batchInt64;
           scanner.batchInt64 = false;
-          if (q > p) this.decodeRange(chunk, p, q, int64, emit);
+          if (q > p) this.decodeRange(chunk, p, q, int64, scanner.lastStart === p, emit);
         }
         if (q < end) this.keep(chunk, q);
         return;
@@ -161,10 +162,28 @@ export class FrameDecoder {
     this.parts.push(small ? chunk.slice(from) : chunk.subarray(from));
   }
 
-  private decodeRange(bytes: Uint8Array, start: number, end: number, int64: boolean, emit: (value: unknown) => void): void {
+  /** Decodes the whole values in `bytes[start, end)`; `single` when they are exactly one (no generator then). */
+  private decodeRange(
+    bytes: Uint8Array,
+    start: number,
+    end: number,
+    int64: boolean,
+    single: boolean,
+    emit: (value: unknown) => void,
+  ): void {
+    const decoder = int64 ? (this.exact ??= new Decoder({ ...this.options, useBigInt64: true, mapKeyConverter: mapKey })) : this.decoder;
+    if (single) {
+      let value: unknown;
+      try {
+        value = decoder.decode(bytes.subarray(start, end));
+      } catch (error) {
+        throw toNetError(error, 'READ_ERROR', 'invalid MessagePack value');
+      }
+      emit(int64 ? normalizeInt64(value) : value);
+      return;
+    }
     let values: Generator<unknown, void, unknown>;
     try {
-      const decoder = int64 ? (this.exact ??= new Decoder({ ...this.options, useBigInt64: true, mapKeyConverter: mapKey })) : this.decoder;
       values = decoder.decodeMulti(bytes.subarray(start, end));
     } catch (error) {
       throw toNetError(error, 'READ_ERROR', 'invalid MessagePack value');

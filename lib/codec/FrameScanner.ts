@@ -29,8 +29,10 @@ export class FrameScanner {
   batchInt64 = false;
   /** True once the current value is complete. */
   done = false;
-  /** Where the last value completed by `scanAll` ends, kept up to date as it goes (so an error still tells). */
+  /** Where the last value completed by `scanAll` ends (also after it threw, so an error still tells). */
   completedTo = 0;
+  /** Where the last value completed by `scanAll` starts (so the decoder knows a batch of one). */
+  lastStart = 0;
 
   private readonly stack: number[] = [];
   private owed = 0;
@@ -62,23 +64,31 @@ export class FrameScanner {
   scanAll(bytes: Uint8Array, start: number, end: number): number {
     let p = start;
     let last = start;
-    this.completedTo = start;
-    while (p < end) {
-      if (this.size === 0 && this.headerLength === 0) {
-        // Fast path: a one-byte value on its own (fixints, nil, booleans).
-        const b = bytes[p]!;
-        if (b < 0x80 || b >= 0xe0 || b === 0xc0 || b === 0xc2 || b === 0xc3) {
-          this.completedTo = last = ++p;
-          continue;
+    let lastStart = start;
+    try {
+      while (p < end) {
+        if (this.size === 0 && this.headerLength === 0) {
+          // Fast path: a one-byte value on its own (fixints, nil, booleans).
+          const b = bytes[p]!;
+          if (b < 0x80 || b >= 0xe0 || b === 0xc0 || b === 0xc2 || b === 0xc3) {
+            lastStart = p;
+            last = ++p;
+            continue;
+          }
         }
+        const q = this.scan(bytes, p, end);
+        if (q < 0) return last;
+        if (this.sawInt64) this.batchInt64 = true;
+        this.reset();
+        lastStart = p;
+        last = p = q;
       }
-      const q = this.scan(bytes, p, end);
-      if (q < 0) return last;
-      if (this.sawInt64) this.batchInt64 = true;
-      this.reset();
-      this.completedTo = last = p = q;
+      return last;
+    } finally {
+      // Also when a bad value throws: the values before it are still delivered.
+      this.completedTo = last;
+      this.lastStart = lastStart;
     }
-    return last;
   }
 
   /**
