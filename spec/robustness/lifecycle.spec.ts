@@ -1,7 +1,9 @@
+import { spawn } from 'node:child_process';
 import { connect as netConnect, type Socket } from 'node:net';
+import { filter, take } from 'rxjs';
 import { Encoder } from '../../lib/codec/Encoder.js';
 import { concatBytes, hex } from '../helpers/bytes.js';
-import { client, listening, until } from '../helpers/nodes.js';
+import { client, listening, makeNode, sleep, until } from '../helpers/nodes.js';
 
 const encode = (value: unknown): Uint8Array => new Encoder().encode(value);
 
@@ -56,6 +58,48 @@ describe('lifecycle faults', () => {
     await until(() => b.node.connectionCount === 0, 3000, 'all churned connections gone');
     expect(b.log.ofType('disconnected').length).toBe(40);
   });
+});
+
+describe('a flood', () => {
+  it('read in slices (reading yields the event loop every 10 ms) arrives whole and in order, also across a full event buffer', async () => {
+    // 4 MiB of one-byte messages 0, 1, ... 127, 0, 1, ... from a peer in another process:
+    // reading pauses for a turn again and again (a slice), and for as long as the node's
+    // event buffer is over eventBufferSize (nobody subscribes for the first 300 ms).
+    const total = 4 * 1024 * 1024;
+    const node = makeNode<number>({ nodeId: 'b', eventBufferSize: 1000 });
+    node.events$
+      .pipe(
+        filter((event) => event.type === 'connectionRequest'),
+        take(1),
+      )
+      .subscribe((event) => event.request.accept());
+    const address = await node.listen('127.0.0.1:0');
+    const [, port] = /:(\d+)$/.exec(address)!;
+    const peer = spawn(process.execPath, [
+      '-e',
+      `const socket = require('node:net').connect(${port}, '127.0.0.1', () => {
+         socket.write(Uint8Array.of(0x92, 0xc0, 0xa5, 0x66, 0x6c, 0x6f, 0x6f, 0x64)); // [nil, 'flood']
+         socket.write(Buffer.alloc(${total}).map((_, i) => i & 0x7f));
+       });
+       socket.resume();
+       socket.on('close', () => process.exit(0));`,
+    ]);
+    try {
+      await sleep(300);
+      let delivered = 0;
+      let outOfOrder = 0;
+      const subscription = node.events$.subscribe((event) => {
+        if (event.type !== 'message') return;
+        if (event.message !== (delivered & 0x7f)) outOfOrder++;
+        delivered++;
+      });
+      await until(() => delivered >= total, 50_000, 'the whole flood');
+      subscription.unsubscribe();
+      expect([delivered, outOfOrder]).toEqual([total, 0]);
+    } finally {
+      peer.kill();
+    }
+  }, 60_000);
 });
 
 describe('timers and traffic', () => {
