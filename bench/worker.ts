@@ -17,21 +17,34 @@ const report = (value: Record<string, unknown>): void => {
 const turn = (): Promise<void> => new Promise((resolve) => setImmediate(resolve));
 const END = 'end';
 
-/** Counts messages from the first until END, and the longest event-loop stall meanwhile. */
+/**
+ * Counts messages from the first until END, and the longest event-loop stall
+ * meanwhile: over the whole run, and once the first second (V8 warming up:
+ * the first few thousand messages run in its interpreter) is over.
+ */
 class Meter {
   count = 0;
   private first = 0;
   private readonly delay = monitorEventLoopDelay({ resolution: 5 });
+  private readonly steady = monitorEventLoopDelay({ resolution: 5 });
+  private warm: ReturnType<typeof setTimeout> | undefined;
   constructor() {
     this.delay.enable();
   }
   message(): void {
-    if (this.count++ === 0) this.first = performance.now();
+    if (this.count++ === 0) {
+      this.first = performance.now();
+      this.warm = setTimeout(() => this.steady.enable(), 1000);
+    }
   }
   done(bytes: number): void {
     this.delay.disable();
+    this.steady.disable();
+    clearTimeout(this.warm);
     const seconds = (performance.now() - this.first) / 1000;
-    report({ count: this.count, bytes, seconds, stallMs: this.delay.max / 1e6 });
+    // A run shorter than the warm-up has no steady figure.
+    const steadyStallMs = this.steady.count > 0 ? this.steady.max / 1e6 : undefined;
+    report({ count: this.count, bytes, seconds, stallMs: this.delay.max / 1e6, steadyStallMs });
   }
 }
 
