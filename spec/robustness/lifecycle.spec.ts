@@ -64,9 +64,10 @@ describe('a flood', () => {
   it('read in slices (reading yields the event loop every 10 ms) arrives whole and in order, also across a full event buffer', async () => {
     // 4 MiB of one-byte messages 0, 1, ... 127, 0, 1, ... from a peer in another process:
     // reading pauses for a turn again and again (a slice), and for as long as the node's
-    // event buffer is over eventBufferSize (nobody subscribes for the first 300 ms).
+    // event buffer is over eventBufferSize (nobody subscribes for the first 500 ms).
     const total = 4 * 1024 * 1024;
-    const node = makeNode<number>({ nodeId: 'b', eventBufferSize: 1000 });
+    // The flood follows the handshake at once: a first read may hold many messages before the accept.
+    const node = makeNode<number>({ nodeId: 'b', eventBufferSize: 1000, maxPendingMessages: 100_000 });
     node.events$
       .pipe(
         filter((event) => event.type === 'connectionRequest'),
@@ -85,7 +86,11 @@ describe('a flood', () => {
        socket.on('close', () => process.exit(0));`,
     ]);
     try {
-      await sleep(300);
+      await sleep(500);
+      // Paused for the full buffer, reading stays paused: a slice's resume must not undo it.
+      const readWhilePaused = node.stats().connections[0]?.readTotal ?? 0;
+      expect(readWhilePaused).toBeGreaterThan(0);
+      expect(readWhilePaused).toBeLessThan(128 * 1024); // the chunk that filled the buffer (64 KiB), and no more
       let delivered = 0;
       let outOfOrder = 0;
       const subscription = node.events$.subscribe((event) => {
