@@ -116,7 +116,12 @@ export class Encoder {
     return size;
   }
 
-  /** Hands out everything appended since the last call (a view that is never written again). */
+  /**
+   * Hands out everything appended since the last call: a view that is never
+   * written again. A small batch is a view into a 64 KiB buffer shared by all
+   * encoders (as with Node's `Buffer` pool), which it keeps alive: `slice()`
+   * one you hold on to for long, as {@link encode} does.
+   */
   take(): Uint8Array {
     const out = this.bytes.subarray(this.start, this.pos);
     this.lastBatch = out.length;
