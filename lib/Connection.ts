@@ -1,8 +1,10 @@
 import type { Socket } from 'node:net';
 import { map, tap, type Observable, type Subscription } from 'rxjs';
-import { NetError } from './errors.js';
+import { nodeIdKey } from './nodeId.js';
+import { NetError, toNetError } from './errors.js';
 import type { DisconnectReason } from './events.js';
-import { decodeFrames } from './operators/decodeFrames.js';
+import { FrameDecoder } from './codec/FrameDecoder.js';
+import { decodeWith } from './operators/decodeFrames.js';
 import { handshake, type Handshake } from './operators/handshake.js';
 import { idleTimeout } from './operators/idleTimeout.js';
 import { TrafficCounter, type ConnectionStats } from './stats.js';
@@ -21,6 +23,8 @@ export type ConnectionConfig<M, N, I> = ResolvedNodeOptions<M, N, I> & {
 /** How a connection tells its node what happens to it. */
 export interface ConnectionHooks<M, N, I> {
   handshake(connection: Connection<M, N, I>, initMessage: I): void;
+  /** After each chunk's values were handed on: its estimated heap cost (see {@link readCost}). */
+  read(connection: Connection<M, N, I>, cost: number): void;
   message(connection: Connection<M, N, I>, message: M): void;
   /** Called exactly once, whatever the phase, when the connection is over; `error` is the failure behind it. */
   ended(connection: Connection<M, N, I>, reason: DisconnectReason, error: NetError | undefined): void;
@@ -38,8 +42,27 @@ export interface ConnectionHooks<M, N, I> {
 const READ_SLICE_MS = 10;
 const READ_SLICE_BYTES = 64 * 1024;
 
+/**
+ * An upper bound of the heap that decoded values cost, from what the scanner
+ * saw: 16 bytes per wire byte (the worst scalar, 2-byte strings, costs 11)
+ * and 200 per array, map, binary or extension (an empty map costs 64, a
+ * one-entry map with an integer key 232 for 3 wire bytes). Measured with
+ * @msgpack/msgpack 3 on V8 (Node 20), see the README's limits table.
+ */
+export function readCost(bytes: number, objects: number): number {
+  return 16 * bytes + 200 * objects;
+}
+
 /** `draining`: closing, still read until the peer's FIN; `closing`: closing, no longer read. Neither takes sends. */
 type State = 'handshaking' | 'pending' | 'open' | 'draining' | 'closing' | 'ended';
+
+/**
+ * Why reading is paused: `pending`, the peer sent more than
+ * `maxPendingBytes` before the accept decision; `node`, the node's event
+ * buffer is full; `slice`, the connection read for a slice in a row and
+ * lets the event loop turn.
+ */
+type ReadHold = 'pending' | 'node' | 'slice';
 
 /**
  * One socket: frames in (socket -> chunks -> idleTimeout -> decodeFrames ->
@@ -65,8 +88,12 @@ export class Connection<M, N, I> {
   private sliceBytes = 0;
   private sliceStart = performance.now();
   private yielding: ReturnType<typeof setImmediate> | undefined;
-  /** Paused by the node (its event buffer is full). */
-  private nodePaused = false;
+  /** The reasons reading is paused; it reads when there is none. */
+  private readonly holds = new Set<ReadHold>();
+  /** Objects the decoder had scanned at the last chunk, and the estimated heap read while pending. */
+  private objectsSeen = 0;
+  private pendingCost = 0;
+  private pendingValues = 0;
 
   constructor(
     readonly socket: Socket,
@@ -105,7 +132,21 @@ export class Connection<M, N, I> {
         }
       }),
       idleTimeout({ each: config.connectionTimeout, scheduler, info: { address: this.remoteAddress } }),
-      decodeFrames({ ...config.limits, first: { maxValueBytes: config.maxHandshakeBytes } }),
+      decodeWith(
+        () => new FrameDecoder({ ...config.limits, first: { maxValueBytes: config.maxHandshakeBytes } }),
+        (length, decoder) => this.meter(length, decoder),
+      ),
+      // Before the decision the handshake operator keeps a failure for `messages`; a request whose
+      // peer reset or sent garbage is over at once (accept() then returns false).
+      tap({
+        // Kept values are bounded by maxPendingMessages (over it is an error): stop reading well before.
+        next: () => {
+          if (this.state === 'pending' && ++this.pendingValues >= config.maxPendingMessages / 2) this.hold('pending');
+        },
+        error: (error: unknown) => {
+          if (this.state === 'pending') this.fail(error);
+        },
+      }),
       handshake<I, N>({
         validateInit: config.validateInit,
         validateNodeId: config.validateNodeId,
@@ -121,10 +162,12 @@ export class Connection<M, N, I> {
     };
     this.subscriptions.push(
       frames.subscribe({
-        next: (result) => this.onHandshake(result),
+        next: (result) => this.guard(() => this.onHandshake(result)),
         error: (error: unknown) => this.fail(error),
+        // After the handshake the end of the stream reaches `messages`: while pending, the peer's
+        // FIN (a half-close) waits for the decision; accepted, its messages come, then the end.
         complete: () => {
-          if (this.state === 'handshaking' || this.state === 'pending') this.end('remote-closed', undefined);
+          if (this.state === 'handshaking') this.end('remote-closed', undefined);
         },
       }),
     );
@@ -148,10 +191,16 @@ export class Connection<M, N, I> {
     return this.writer.writable$;
   }
 
-  /** Starts delivering messages (the ones kept since the handshake first). */
-  accept(): void {
-    if (this.state !== 'pending' || !this.handshakeResult) return;
+  /** Accepted: sends work from now on (the node registers it, then calls {@link deliver}). */
+  open(): void {
+    if (this.state !== 'pending') return;
     this.state = 'open';
+    this.release('pending');
+  }
+
+  /** Starts delivering messages (the ones kept since the handshake first). */
+  deliver(): void {
+    if ((this.state !== 'open' && this.state !== 'draining') || !this.handshakeResult) return;
     const { validateMessage } = this.config;
     const messages = this.handshakeResult.messages;
     this.subscriptions.push(
@@ -170,13 +219,12 @@ export class Connection<M, N, I> {
             }),
           )
       ).subscribe({
-        next: (message) => this.hooks.message(this, message as M),
+        next: (message) => this.guard(() => this.hooks.message(this, message as M)),
         error: (error: unknown) => this.fail(error),
         // The peer's FIN: the end of a draining close keeps the reason it was closed for.
         complete: () => this.end(this.closeReason ?? 'remote-closed', undefined),
       }),
     );
-    this.socket.resume();
   }
 
   /** Queues a message (throws `SEND_ERROR`, or `NOT_CONNECTED` once it is closing). */
@@ -192,22 +240,54 @@ export class Connection<M, N, I> {
 
   /** Pauses or resumes reading (the node's event buffer is full). */
   setPaused(paused: boolean): void {
-    this.nodePaused = paused;
-    if (this.state === 'pending') return; // stays paused until accepted
-    if (paused) this.socket.pause();
-    else if (this.yielding === undefined) this.socket.resume();
+    if (paused) this.hold('node');
+    else this.release('node');
+  }
+
+  /** The read gate: reading pauses while any reason holds it, and resumes when none does. */
+  private hold(reason: ReadHold): void {
+    this.holds.add(reason);
+    this.applyHolds();
+  }
+
+  private release(reason: ReadHold): void {
+    if (this.holds.delete(reason)) this.applyHolds();
+  }
+
+  private applyHolds(): void {
+    if (this.state === 'ended' || this.state === 'closing') return; // closing reads on, discarding
+    if (this.holds.size > 0) this.socket.pause();
+    else this.socket.resume();
   }
 
   /** Pauses reading until the next turn of the event loop (see READ_SLICE_MS). */
   private yieldReading(): void {
     this.sliceBytes = 0;
     if (this.yielding !== undefined || (this.state !== 'open' && this.state !== 'draining')) return;
-    this.socket.pause();
+    this.hold('slice');
     this.yielding = setImmediate(() => {
       this.yielding = undefined;
       this.sliceStart = performance.now();
-      if ((this.state === 'open' || this.state === 'draining') && !this.nodePaused) this.socket.resume();
+      this.release('slice');
     });
+  }
+
+  /** After a chunk was decoded: charges its estimated heap; while pending, holds reading beyond the budget. */
+  private meter(length: number, decoder: FrameDecoder): void {
+    const objects = decoder.objectsScanned;
+    const cost = readCost(length, objects - this.objectsSeen);
+    this.objectsSeen = objects;
+    this.hooks.read(this, cost);
+    if (this.state === 'pending' && (this.pendingCost += cost) > this.config.maxPendingBytes) this.hold('pending');
+  }
+
+  /** Runs a step of the read path; anything it throws ends this connection, never the process. */
+  private guard(step: () => void): void {
+    try {
+      step();
+    } catch (error) {
+      this.fail(toNetError(error, 'CONNECTION_ERROR', `handling data from ${this.remoteAddress} failed`, { address: this.remoteAddress }));
+    }
   }
 
   /**
@@ -275,15 +355,27 @@ export class Connection<M, N, I> {
   }
 
   private onHandshake(result: Handshake<I, N>): void {
+    let key: string;
+    try {
+      key = nodeIdKey(result.nodeId);
+    } catch (error) {
+      // Any value that decodes is a valid id; one that cannot be keyed (an invalid Date from a
+      // custom extension codec, deeper than the key encoder goes) is refused like a bad handshake.
+      throw new NetError('READ_ERROR', `the node id in the handshake from ${this.remoteAddress} cannot be used as an id`, {
+        cause: error,
+        address: this.remoteAddress,
+      });
+    }
     this.handshakeResult = result;
     this.nodeId = result.nodeId;
+    this.key = key;
     this.state = 'pending';
-    // Keep what the peer pipelines before the decision in the kernel, not in memory.
-    this.socket.pause();
+    // Read on while the decision is pending (so a reset or FIN is seen), up to maxPendingBytes.
     this.hooks.handshake(this, result.initMessage);
   }
 
   private fail(error: unknown): void {
+    if (this.state === 'ended') return;
     const netError =
       error instanceof NetError
         ? error

@@ -18,10 +18,14 @@ export class EventHub<E> {
   private draining = false;
   private completed = false;
   private paused = false;
+  /** The estimated heap of the kept events (see {@link charge}). */
+  private keptCost = 0;
 
   constructor(
     private readonly bound: number,
     private readonly onOverflow: (paused: boolean) => void,
+    /** The most estimated heap bytes of kept events; beyond it the producer is paused too. */
+    private readonly maxCost = Number.POSITIVE_INFINITY,
   ) {
     this.events$ = new Observable<E>((subscriber) => {
       this.subscribers = [...this.subscribers, subscriber];
@@ -36,6 +40,19 @@ export class EventHub<E> {
   /** Events kept for the next subscriber. */
   get size(): number {
     return this.kept.length - this.head;
+  }
+
+  /**
+   * Adds `cost` (estimated heap bytes) for events just emitted; counted only
+   * while events are kept, it pauses the producer beyond `maxCost`.
+   */
+  charge(cost: number): void {
+    if (this.size === 0) return;
+    this.keptCost += cost;
+    if (!this.paused && this.keptCost > this.maxCost) {
+      this.paused = true;
+      this.onOverflow(true);
+    }
   }
 
   /** Delivers `event` to every subscriber, or keeps it when there is none. */
@@ -107,6 +124,8 @@ export class EventHub<E> {
 
   private next(): E {
     const event = this.kept[this.head]!;
+    // Each event taken takes its share of the cost (the cost is known per read, not per event).
+    this.keptCost -= this.keptCost / this.size;
     this.kept[this.head++] = undefined as E;
     if (this.head > 1024 && this.head * 2 > this.kept.length) {
       this.kept = this.kept.slice(this.head);
@@ -126,7 +145,8 @@ export class EventHub<E> {
   }
 
   private afterTake(): void {
-    if (this.paused && this.size <= this.bound / 2) {
+    if (this.size === 0) this.keptCost = 0;
+    if (this.paused && this.size <= this.bound / 2 && this.keptCost <= this.maxCost / 2) {
       this.paused = false;
       this.onOverflow(false);
     }

@@ -89,7 +89,7 @@ export class Node<M = unknown, N = unknown, I = null> implements AsyncDisposable
     this.connectionTimeoutValue = positive('connectionTimeout', config.connectionTimeout ?? DEFAULT_CONNECTION_TIMEOUT);
     this.statsHalfLifeValue = positive('statsHalfLife', config.statsHalfLife ?? DEFAULT_STATS_HALF_LIFE);
     this.initMessage = (config.initMessage ?? null) as I;
-    this.hub = new EventHub(this.options.eventBufferSize, (paused) => this.registry.setPaused(paused));
+    this.hub = new EventHub(this.options.eventBufferSize, (paused) => this.registry.setPaused(paused), this.options.eventBufferBytes);
     this.events$ = this.hub.events$;
     this.registry = new Registry<M, N, I>({
       key: this.key,

@@ -183,7 +183,6 @@ export class Registry<M, N, I> {
   private readonly hooks: ConnectionHooks<M, N, I> = {
     handshake: (connection, initMessage) => {
       const tracked = this.all.get(connection)!;
-      connection.key = nodeIdKey(connection.nodeId);
       if (connection.key === this.context.key) {
         const address = connection.remoteAddress;
         connection.destroy('error', new NetError('CONNECTION_ERROR', `${address} is this node itself`, { address }));
@@ -193,6 +192,7 @@ export class Registry<M, N, I> {
       if (tracked.waiter) tracked.waiter.resolve(request);
       else this.context.hub.emit({ type: 'connectionRequest', request });
     },
+    read: (_connection, cost) => this.context.hub.charge(cost),
     message: (connection, message) => {
       this.context.hub.emit({ type: 'message', from: connection.nodeId as N, message });
     },
@@ -242,8 +242,10 @@ export class Registry<M, N, I> {
       accept: () => {
         if (!connection.isPending || this.context.isClosed()) return false;
         decide();
+        // Open before `connected` is emitted, so that its handlers can send; messages after it.
+        connection.open();
         this.register(tracked);
-        connection.accept();
+        connection.deliver();
         return true;
       },
       reject: () => {

@@ -9,8 +9,8 @@ export const DEFAULT_CONNECTION_TIMEOUT = 60_000;
 export const DEFAULT_STATS_HALF_LIFE = 60_000;
 /** ms from TCP connect to an accepted (or rejected) handshake: an absolute deadline. */
 export const DEFAULT_HANDSHAKE_TIMEOUT = 10_000;
-/** Largest encoded size of one value, in bytes (16 MiB), both directions. */
-export const DEFAULT_MAX_VALUE_BYTES = 16 * 1024 * 1024;
+/** Largest encoded size of one value, in bytes (4 MiB, as gRPC's default), both directions. */
+export const DEFAULT_MAX_VALUE_BYTES = 4 * 1024 * 1024;
 /** Largest encoded size of the handshake value `[init, id]`, in bytes (64 KiB). */
 export const DEFAULT_MAX_HANDSHAKE_BYTES = 64 * 1024;
 /** Most items in one MessagePack array. */
@@ -19,10 +19,16 @@ export const DEFAULT_MAX_ARRAY_LENGTH = 1_000_000;
 export const DEFAULT_MAX_MAP_LENGTH = 1_000_000;
 /** Deepest nesting of arrays and maps (a scalar has depth 0, `[1]` depth 1). */
 export const DEFAULT_MAX_DEPTH = 1000;
+/** Most arrays, maps, binaries and extension values in one value: with the size limit, this bounds the heap one value costs. */
+export const DEFAULT_MAX_OBJECTS = 262_144;
 /** Most messages kept from a peer between its handshake and the accept decision. */
 export const DEFAULT_MAX_PENDING_MESSAGES = 1024;
 /** Most events kept for the next subscriber of `events$` while nobody listens; beyond it, reading pauses. */
 export const DEFAULT_EVENT_BUFFER_SIZE = 10_000;
+/** Most estimated heap bytes of the events kept for the next subscriber of `events$`; beyond it, reading pauses. */
+export const DEFAULT_EVENT_BUFFER_BYTES = 128 * 1024 * 1024;
+/** Most estimated heap bytes read from a peer between its handshake and the accept decision; beyond it, reading pauses until then. */
+export const DEFAULT_MAX_PENDING_BYTES = 4 * 1024 * 1024;
 /** Bytes queued on one connection above which it reports itself not writable (backpressure). */
 export const DEFAULT_WRITE_HIGH_WATER_MARK = 1024 * 1024;
 /** Bytes queued on one connection above which `send` throws `SEND_ERROR` instead of queueing (64 MiB). */

@@ -19,12 +19,26 @@ export interface NodeOptions<M = unknown, N = unknown, I = unknown> extends Deco
   readonly maxHandshakeBytes?: number;
   /** Most messages kept from a peer between its handshake and the accept decision. @default 1024 */
   readonly maxPendingMessages?: number;
+  /**
+   * Estimated heap (bytes; 16 per wire byte + 200 per array, map, binary or
+   * extension) of what a peer may send between its handshake and the accept
+   * decision. Until then the connection reads on, so a reset or a half-close
+   * is seen; beyond this it stops reading until the decision (a reset that
+   * comes later shows only after `accept()`). @default 4 MiB
+   */
+  readonly maxPendingBytes?: number;
   /** Most incoming connections with a handshake or decision outstanding; more are refused. @default 1024 */
   readonly maxPendingHandshakes?: number;
   /** Most connections (registered and pending); more are refused. @default 65536 */
   readonly maxConnections?: number;
   /** Most events kept for the next `events$` subscriber; beyond it, reading pauses (nothing is dropped). @default 10000 */
   readonly eventBufferSize?: number;
+  /**
+   * Most estimated heap (bytes, estimated as for `maxPendingBytes`) of the
+   * events kept for the next `events$` subscriber; beyond it, reading pauses
+   * (nothing is dropped). @default 128 MiB
+   */
+  readonly eventBufferBytes?: number;
   /** Bytes queued on a connection above which it is not writable (`writable$`). @default 1 MiB */
   readonly writeHighWaterMark?: number;
   /** Bytes queued on a connection above which `send` throws `SEND_ERROR`. @default 64 MiB */
@@ -49,9 +63,11 @@ export interface ResolvedNodeOptions<M, N, I> {
   readonly limits: ResolvedDecodeLimits;
   readonly maxHandshakeBytes: number;
   readonly maxPendingMessages: number;
+  readonly maxPendingBytes: number;
   readonly maxPendingHandshakes: number;
   readonly maxConnections: number;
   readonly eventBufferSize: number;
+  readonly eventBufferBytes: number;
   readonly writeHighWaterMark: number;
   readonly maxQueuedBytes: number;
   readonly writeTimeout: number;
@@ -89,9 +105,11 @@ export function resolveNodeOptions<M, N, I>(options: NodeOptions<M, N, I>): Reso
     limits,
     maxHandshakeBytes: positive('maxHandshakeBytes', options.maxHandshakeBytes ?? D.DEFAULT_MAX_HANDSHAKE_BYTES, true),
     maxPendingMessages: positive('maxPendingMessages', options.maxPendingMessages ?? D.DEFAULT_MAX_PENDING_MESSAGES, true),
+    maxPendingBytes: positive('maxPendingBytes', options.maxPendingBytes ?? D.DEFAULT_MAX_PENDING_BYTES, true),
     maxPendingHandshakes: positive('maxPendingHandshakes', options.maxPendingHandshakes ?? D.DEFAULT_MAX_PENDING_HANDSHAKES, true),
     maxConnections: positive('maxConnections', options.maxConnections ?? D.DEFAULT_MAX_CONNECTIONS, true),
     eventBufferSize: positive('eventBufferSize', options.eventBufferSize ?? D.DEFAULT_EVENT_BUFFER_SIZE, true),
+    eventBufferBytes: positive('eventBufferBytes', options.eventBufferBytes ?? D.DEFAULT_EVENT_BUFFER_BYTES, true),
     writeHighWaterMark,
     maxQueuedBytes,
     writeTimeout: positive('writeTimeout', options.writeTimeout ?? D.DEFAULT_WRITE_TIMEOUT),

@@ -376,6 +376,10 @@ export class Encoder {
 
   private map(record: Record<string, unknown>, depth: number): void {
     const keys = Object.keys(record);
+    // Object.keys skips symbol keys: refuse them rather than drop them silently.
+    if (Object.getOwnPropertySymbols(record).length > 0) {
+      throw new NetError('SEND_ERROR', 'cannot encode a symbol-keyed property: MessagePack map keys are strings or numbers');
+    }
     if (this.sortKeys) keys.sort();
     const length = keys.length;
     if (length < 16) this.u8(0x80 | length);

@@ -1,5 +1,6 @@
 import { DecodeError, Decoder, type DecoderOptions, type ExtensionCodecType } from '@msgpack/msgpack';
 import { NetError, toNetError } from '../errors.js';
+import { defaultExtensionCodec } from './defaultExtensionCodec.js';
 import { FrameScanner } from './FrameScanner.js';
 import { resolveDecodeLimits, type DecodeLimits, type ResolvedDecodeLimits } from './limits.js';
 import { normalizeInt64 } from './normalizeInt64.js';
@@ -11,7 +12,7 @@ export interface FrameDecoderConfig extends DecodeLimits {
    * ones above. @default the same limits as every other value
    */
   readonly first?: DecodeLimits;
-  /** Extension types to decode; see the README's codec policy. @default timestamps as `Date`, others as `ExtData` */
+  /** Extension types to decode; see the README's codec policy. @default timestamps as `Date` (as `ExtData` beyond the `Date` range), others as `ExtData` */
   readonly extensionCodec?: ExtensionCodecType<undefined>;
 }
 
@@ -68,10 +69,15 @@ export class FrameDecoder {
       maxExtLength: this.limits.maxExtLength,
       maxArrayLength: this.limits.maxArrayLength,
       maxMapLength: this.limits.maxMapLength,
-      ...(config.extensionCodec ? { extensionCodec: config.extensionCodec } : {}),
+      extensionCodec: config.extensionCodec ?? defaultExtensionCodec,
     };
     this.decoder = new Decoder({ ...options, useBigInt64: false });
     this.options = options;
+  }
+
+  /** Arrays, maps, binaries and extensions in every value scanned so far (to meter the heap the stream costs). */
+  get objectsScanned(): number {
+    return this.scanner.objectsTotal;
   }
 
   /** Bytes held for a value that has not ended yet. */
@@ -159,7 +165,8 @@ export class FrameDecoder {
   private keep(chunk: Uint8Array, from: number): void {
     const rest = chunk.length - from;
     const small = rest < COPY_LEFTOVER_BELOW || rest * 2 < chunk.length;
-    this.parts.push(small ? chunk.slice(from) : chunk.subarray(from));
+    // A copy for a small leftover (a Buffer's slice() is a view, which would pin the whole chunk).
+    this.parts.push(small ? new Uint8Array(chunk.subarray(from)) : chunk.subarray(from));
   }
 
   /** Decodes the whole values in `bytes[start, end)`; `single` when they are exactly one (no generator then). */

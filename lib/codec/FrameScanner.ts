@@ -20,6 +20,10 @@ export class FrameScanner {
   limits: ResolvedDecodeLimits;
   /** Bytes of the current value accounted so far, bodies included as soon as announced. */
   size = 0;
+  /** Arrays, maps, binaries and extensions in the current value (each costs far more heap than its bytes). */
+  objects = 0;
+  /** Objects in every value scanned so far (for callers that meter the heap a stream costs). */
+  objectsTotal = 0;
   /**
    * True once a 64-bit integer that a `number` cannot hold exactly occurs in
    * the current value (the decoder then takes its exact, `bigint` path).
@@ -52,6 +56,7 @@ export class FrameScanner {
   /** Forgets the completed value and gets ready for the next (a completed value leaves no open container, skip or header). */
   reset(): void {
     this.size = 0;
+    this.objects = 0;
     this.done = false;
     this.sawInt64 = false;
   }
@@ -197,6 +202,7 @@ export class FrameScanner {
       case 0xd7:
       case 0xd8:
         // fixext: a type byte, then 1, 2, 4, 8 or 16 bytes
+        this.object();
         return this.scalar(1 + (1 << (b - 0xd4)));
       case 0xd9:
         return available < 2 ? 0 : this.body(bytes[o + 1]!, 2, 'maxStrLength', 'string');
@@ -234,6 +240,7 @@ export class FrameScanner {
   ): number {
     const max = this.limits[limit];
     if (length > max) throw limitError(limit, max, length, `${what} length`);
+    if (limit !== 'maxStrLength') this.object();
     this.size += headerLength + extra + length;
     this.checkSize(this.size);
     this.skip = extra + length;
@@ -247,13 +254,15 @@ export class FrameScanner {
     const max = this.limits[limit];
     if (length > max) throw limitError(limit, max, length, isMap ? 'map length' : 'array length');
     this.size += headerLength;
+    // An empty container is a level too: `[[]]` nests 2 deep.
+    const depth = this.stack.length + 1;
+    if (depth > this.limits.maxDepth) throw limitError('maxDepth', this.limits.maxDepth, depth, 'nesting depth');
+    this.object();
     if (length === 0) {
       this.checkSize(this.size);
       this.itemDone();
       return headerLength;
     }
-    const depth = this.stack.length + 1;
-    if (depth > this.limits.maxDepth) throw limitError('maxDepth', this.limits.maxDepth, depth, 'nesting depth');
     const items = isMap ? 2 * length : length;
     // Every owed item takes at least one byte: refuse a value that cannot fit before waiting for it.
     // This container is itself one of its parent's owed items, hence the -1.
@@ -261,6 +270,12 @@ export class FrameScanner {
     this.stack.push(items);
     this.owed += items;
     return headerLength;
+  }
+
+  /** One more array, map, binary or extension in the current value. */
+  private object(): void {
+    this.objectsTotal++;
+    if (++this.objects > this.limits.maxObjects) throw limitError('maxObjects', this.limits.maxObjects, this.objects, 'objects in one value');
   }
 
   private checkSize(size: number): void {

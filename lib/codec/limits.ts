@@ -1,11 +1,11 @@
-import { DEFAULT_MAX_ARRAY_LENGTH, DEFAULT_MAX_DEPTH, DEFAULT_MAX_MAP_LENGTH, DEFAULT_MAX_VALUE_BYTES } from '../defaults.js';
+import { DEFAULT_MAX_ARRAY_LENGTH, DEFAULT_MAX_DEPTH, DEFAULT_MAX_MAP_LENGTH, DEFAULT_MAX_OBJECTS, DEFAULT_MAX_VALUE_BYTES } from '../defaults.js';
 
 /**
  * Limits on one decoded MessagePack value. Each is checked when its header is
  * read, before the bytes it announces are buffered.
  */
 export interface DecodeLimits {
-  /** Largest encoded size of one value, in bytes. @default 16 MiB ({@link DEFAULT_MAX_VALUE_BYTES}) */
+  /** Largest encoded size of one value, in bytes. @default 4 MiB ({@link DEFAULT_MAX_VALUE_BYTES}) */
   readonly maxValueBytes?: number;
   /** Largest string, in UTF-8 bytes. @default `maxValueBytes` */
   readonly maxStrLength?: number;
@@ -17,8 +17,15 @@ export interface DecodeLimits {
   readonly maxArrayLength?: number;
   /** Most key-value pairs in one map. @default 1,000,000 */
   readonly maxMapLength?: number;
-  /** Deepest nesting of arrays and maps. @default 1000 */
+  /** Deepest nesting of arrays and maps (an empty one counts: `[[]]` is 2 deep). @default 1000 */
   readonly maxDepth?: number;
+  /**
+   * Most arrays, maps, binaries and extension values (timestamps included)
+   * in one value. Each becomes a JavaScript object costing 40-230 bytes of
+   * heap however few bytes it takes on the wire, so this, with
+   * `maxValueBytes`, bounds the heap one value can cost. @default 262,144
+   */
+  readonly maxObjects?: number;
 }
 
 /** {@link DecodeLimits} with every field resolved. */
@@ -32,6 +39,7 @@ const LIMIT_NAMES = [
   'maxArrayLength',
   'maxMapLength',
   'maxDepth',
+  'maxObjects',
 ] as const;
 
 /**
@@ -54,5 +62,6 @@ export function resolveDecodeLimits(limits: DecodeLimits = {}, base?: ResolvedDe
     maxArrayLength: limits.maxArrayLength ?? base?.maxArrayLength ?? DEFAULT_MAX_ARRAY_LENGTH,
     maxMapLength: limits.maxMapLength ?? base?.maxMapLength ?? DEFAULT_MAX_MAP_LENGTH,
     maxDepth: limits.maxDepth ?? base?.maxDepth ?? DEFAULT_MAX_DEPTH,
+    maxObjects: limits.maxObjects ?? base?.maxObjects ?? DEFAULT_MAX_OBJECTS,
   });
 }

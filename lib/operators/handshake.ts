@@ -1,6 +1,6 @@
 import { Observable, asyncScheduler, type OperatorFunction, type SchedulerLike, type Subscriber, type Subscription } from 'rxjs';
 import { DEFAULT_HANDSHAKE_TIMEOUT, DEFAULT_MAX_PENDING_MESSAGES } from '../defaults.js';
-import { NetError, limitError } from '../errors.js';
+import { NetError, limitError, toNetError } from '../errors.js';
 import { checkValidator, validate, type Validator } from '../validate.js';
 
 /** The peer's handshake as a request to accept (take its messages) or reject, carrying everything sent after it. */
@@ -87,7 +87,13 @@ export function handshake<I = unknown, N = unknown>(config: HandshakeConfig<I, N
             return;
           }
           timer.unsubscribe();
-          const result = parse(value, validateInit, validateNodeId);
+          let result: ReturnType<typeof parse<I, N>>;
+          try {
+            result = parse(value, validateInit, validateNodeId);
+          } catch (error) {
+            // A validator that throws is a failed validation, never an exception out of the stream.
+            result = toNetError(error, 'READ_ERROR', 'the handshake validator threw');
+          }
           if (result instanceof NetError) {
             subscriber.error(result);
             return;

@@ -1,6 +1,6 @@
 import { FrameDecoder } from '../../lib/codec/FrameDecoder.js';
 import { resolveDecodeLimits } from '../../lib/codec/limits.js';
-import { DEFAULT_MAX_ARRAY_LENGTH, DEFAULT_MAX_DEPTH, DEFAULT_MAX_MAP_LENGTH, DEFAULT_MAX_VALUE_BYTES } from '../../lib/defaults.js';
+import { DEFAULT_MAX_ARRAY_LENGTH, DEFAULT_MAX_DEPTH, DEFAULT_MAX_MAP_LENGTH, DEFAULT_MAX_OBJECTS, DEFAULT_MAX_VALUE_BYTES } from '../../lib/defaults.js';
 import { NetError } from '../../lib/errors.js';
 import { hex } from '../helpers/bytes.js';
 
@@ -29,6 +29,7 @@ describe('decode limits', () => {
       maxArrayLength: DEFAULT_MAX_ARRAY_LENGTH,
       maxMapLength: DEFAULT_MAX_MAP_LENGTH,
       maxDepth: DEFAULT_MAX_DEPTH,
+      maxObjects: DEFAULT_MAX_OBJECTS,
     });
     expect(DEFAULT_MAX_VALUE_BYTES).toBeGreaterThanOrEqual(1024 * 1024);
     expect(DEFAULT_MAX_VALUE_BYTES).toBeLessThanOrEqual(64 * 1024 * 1024);

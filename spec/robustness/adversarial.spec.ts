@@ -213,7 +213,7 @@ describe('adversarial peers', () => {
     await expectHealthy();
   });
 
-  it('a peer leaving before the accept decision: one CONNECTION_ERROR, and the request is void', async () => {
+  it('a peer resetting before the accept decision: one CONNECTION_ABORTED, and the request is void', async () => {
     await setUp();
     const request = firstValueFrom(
       target.events$.pipe(
@@ -226,9 +226,25 @@ describe('adversarial peers', () => {
     socket.write(encode(['hold', 'attacker']));
     const event = await request;
     expect(event.type).toBe('connectionRequest');
+    socket.resetAndDestroy();
+    expect((await failure).code).toBe('CONNECTION_ABORTED');
+    if (event.type === 'connectionRequest') {
+      expect(event.request.isPending).toBeFalse();
+      expect(event.request.accept()).toBeFalse();
+    }
+    await expectHealthy();
+  });
+
+  it('a peer ending (FIN) before the accept decision and never accepted: one TIMEOUT at the decision deadline', async () => {
+    // A FIN may be a half-close (the peer still reads), so the request stays until the deadline.
+    await setUp();
+    const failure = nextFailure();
+    const socket = await attacker(address);
+    socket.end(encode(['hold', 'attacker']));
+    const error = await failure;
+    expect(error.code).toBe('TIMEOUT');
+    expect(error.limit).toBe('handshakeTimeout');
     socket.destroy();
-    expect((await failure).code).toBe('CONNECTION_ERROR');
-    if (event.type === 'connectionRequest') expect(event.request.accept()).toBeFalse();
     await expectHealthy();
   });
 
