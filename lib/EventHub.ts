@@ -18,6 +18,9 @@ export class EventHub<E> {
   private draining = false;
   private completed = false;
   private paused = false;
+  /** Delivering an event now; events emitted meanwhile wait in `reentrant`. */
+  private emitting = false;
+  private reentrant: E[] | undefined;
   /** The estimated heap of the kept events (see {@link charge}). */
   private keptCost = 0;
 
@@ -57,6 +60,26 @@ export class EventHub<E> {
 
   /** Delivers `event` to every subscriber, or keeps it when there is none. */
   emit(event: E): void {
+    if (this.emitting) {
+      // Emitted from inside a handler (accept() in a connectionRequest handler emits connected):
+      // routed once the current event has reached every subscriber, so all see one order.
+      (this.reentrant ??= []).push(event);
+      return;
+    }
+    this.emitting = true;
+    try {
+      this.route(event);
+      const reentrant = this.reentrant;
+      if (reentrant) {
+        for (let i = 0; i < reentrant.length; i++) this.route(reentrant[i]!);
+        this.reentrant = undefined;
+      }
+    } finally {
+      this.emitting = false;
+    }
+  }
+
+  private route(event: E): void {
     const subscribers = this.subscribers;
     if (subscribers.length === 0 || this.draining || this.size > 0) {
       this.kept.push(event);

@@ -26,6 +26,36 @@ describe('EventHub', () => {
     expect(calls).toEqual([true, false]);
   });
 
+  it('asks the producer to pause when the kept events cost more than maxCost, and to resume once they are taken', () => {
+    const calls: boolean[] = [];
+    const hub = new EventHub<number>(1000, (paused) => calls.push(paused), 100);
+    hub.charge(500); // nothing kept: events went to subscribers, no cost
+    expect(calls).toEqual([]);
+    hub.emit(1);
+    hub.charge(60);
+    hub.emit(2);
+    hub.charge(60);
+    expect(calls).toEqual([true]);
+    const seen: number[] = [];
+    hub.events$.subscribe((n) => seen.push(n));
+    expect(seen).toEqual([1, 2]);
+    expect(calls).toEqual([true, false]);
+  });
+
+  it('an event emitted from inside a handler reaches every subscriber after the current one, so all see one order', () => {
+    const hub = new EventHub<string>(100, () => undefined);
+    const first: string[] = [];
+    const second: string[] = [];
+    hub.events$.subscribe((event) => {
+      first.push(event);
+      if (event === 'request') hub.emit('connected');
+    });
+    hub.events$.subscribe((event) => second.push(event));
+    hub.emit('request');
+    expect(first).toEqual(['request', 'connected']);
+    expect(second).toEqual(['request', 'connected']);
+  });
+
   it('keeps the order when a subscriber emits while it is being handed kept events', () => {
     const hub = new EventHub<number>(100, () => undefined);
     hub.emit(1);

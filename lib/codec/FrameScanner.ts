@@ -275,7 +275,8 @@ export class FrameScanner {
   /** One more array, map, binary or extension in the current value. */
   private object(): void {
     this.objectsTotal++;
-    if (++this.objects > this.limits.maxObjects) throw limitError('maxObjects', this.limits.maxObjects, this.objects, 'objects in one value');
+    if (++this.objects > this.limits.maxObjects)
+      throw limitError('maxObjects', this.limits.maxObjects, this.objects, 'objects in one value');
   }
 
   private checkSize(size: number): void {

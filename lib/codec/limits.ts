@@ -1,4 +1,10 @@
-import { DEFAULT_MAX_ARRAY_LENGTH, DEFAULT_MAX_DEPTH, DEFAULT_MAX_MAP_LENGTH, DEFAULT_MAX_OBJECTS, DEFAULT_MAX_VALUE_BYTES } from '../defaults.js';
+import {
+  DEFAULT_MAX_ARRAY_LENGTH,
+  DEFAULT_MAX_DEPTH,
+  DEFAULT_MAX_MAP_LENGTH,
+  DEFAULT_MAX_OBJECTS,
+  DEFAULT_MAX_VALUE_BYTES,
+} from '../defaults.js';
 
 /**
  * Limits on one decoded MessagePack value. Each is checked when its header is

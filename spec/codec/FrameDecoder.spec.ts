@@ -83,6 +83,22 @@ describe('FrameDecoder', () => {
     expect(Array.from(ext.data)).toEqual([0x2a]);
   });
 
+  it('copies a small leftover out of a Buffer chunk, so a partial value does not pin the chunk', () => {
+    const decoder = new FrameDecoder();
+    const chunk = Buffer.alloc(60_000, 0x01); // 59,998 fixints, then the start of a string
+    chunk[59_998] = 0xa3;
+    chunk[59_999] = 0x61;
+    let count = 0;
+    decoder.write(chunk, () => count++);
+    expect(count).toBe(59_998);
+    const held = (decoder as unknown as { parts: Uint8Array[] }).parts;
+    expect(held.length).toBe(1);
+    expect(held[0]!.buffer.byteLength).toBeLessThan(1024); // its own small buffer, not the chunk's
+    const values: unknown[] = [];
+    decoder.write(Uint8Array.of(0x62, 0x63), (value) => values.push(value));
+    expect(values).toEqual(['abc']);
+  });
+
   it('errors with READ_ERROR when the input ends inside a value', () => {
     const decoder = new FrameDecoder();
     decoder.write(hex('92 01'), () => undefined);

@@ -1,6 +1,12 @@
 import { FrameDecoder } from '../../lib/codec/FrameDecoder.js';
 import { resolveDecodeLimits } from '../../lib/codec/limits.js';
-import { DEFAULT_MAX_ARRAY_LENGTH, DEFAULT_MAX_DEPTH, DEFAULT_MAX_MAP_LENGTH, DEFAULT_MAX_OBJECTS, DEFAULT_MAX_VALUE_BYTES } from '../../lib/defaults.js';
+import {
+  DEFAULT_MAX_ARRAY_LENGTH,
+  DEFAULT_MAX_DEPTH,
+  DEFAULT_MAX_MAP_LENGTH,
+  DEFAULT_MAX_OBJECTS,
+  DEFAULT_MAX_VALUE_BYTES,
+} from '../../lib/defaults.js';
 import { NetError } from '../../lib/errors.js';
 import { hex } from '../helpers/bytes.js';
 
@@ -80,6 +86,28 @@ describe('decode limits', () => {
     new FrameDecoder({ maxDepth: 10 }).write(bytes, (v) => values.push(v));
     expect(values.length).toBe(1);
     expect(limitOf(bytes, { maxDepth: 9 }).limit).toBe('maxDepth');
+  });
+
+  it('maxObjects: counts arrays, maps, binaries and extensions (empty ones too), not strings or scalars', () => {
+    // 1 array + 3 objects inside = 4 > 3
+    for (const bytes of [hex('94 90 80 c4 00 01'), hex('94 90 80 d4 01 00 01'), hex('94 91 90 90 01')]) {
+      const error = limitOf(bytes, { maxObjects: 3 });
+      expect(error.limit).toBe('maxObjects');
+      expect(error.actual).toBe(4);
+    }
+    const values: unknown[] = [];
+    new FrameDecoder({ maxObjects: 3 }).write(hex('94 90 80 a0 01 93 a1 61 a1 62 02'), (value) => values.push(value));
+    expect(values).toEqual([
+      [[], {}, '', 1],
+      ['a', 'b', 2],
+    ]);
+  });
+
+  it('maxObjects: the budget is per value', () => {
+    const values: unknown[] = [];
+    const decoder = new FrameDecoder({ maxObjects: 2 });
+    for (let i = 0; i < 100; i++) decoder.write(hex('91 90'), (value) => values.push(value));
+    expect(values.length).toBe(100);
   });
 
   it('maxValueBytes: counts the whole value, bodies included when announced', () => {

@@ -32,14 +32,14 @@ function rawPeer(address: string): Promise<Socket> {
 
 /** A listening node that keeps every request for the spec to decide ('hold'). */
 async function holding(options: NodeOptions<unknown, unknown, null> = {}): Promise<{
-  node: Node<unknown, unknown>;
+  node: Node;
   address: string;
   log: EventLog;
-  requests: ConnectionRequest<unknown, unknown, unknown>[];
+  requests: ConnectionRequest[];
 }> {
   const node = makeNode<unknown, unknown>({ nodeId: 'target', ...options });
   const log = new EventLog(node);
-  const requests: ConnectionRequest<unknown, unknown, unknown>[] = [];
+  const requests: ConnectionRequest[] = [];
   node.events$.subscribe((event) => {
     if (event.type === 'connectionRequest') requests.push(event.request);
   });
