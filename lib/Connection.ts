@@ -219,7 +219,14 @@ export class Connection<M, N, I> {
             }),
           )
       ).subscribe({
-        next: (message) => this.guard(() => this.hooks.message(this, message as M)),
+        next: (message) => {
+          // Inline rather than through guard(): no closure per message on the hot path.
+          try {
+            this.hooks.message(this, message as M);
+          } catch (error) {
+            this.fail(this.guardError(error));
+          }
+        },
         error: (error: unknown) => this.fail(error),
         // The peer's FIN: the end of a draining close keeps the reason it was closed for.
         complete: () => this.end(this.closeReason ?? 'remote-closed', undefined),
@@ -286,8 +293,12 @@ export class Connection<M, N, I> {
     try {
       step();
     } catch (error) {
-      this.fail(toNetError(error, 'CONNECTION_ERROR', `handling data from ${this.remoteAddress} failed`, { address: this.remoteAddress }));
+      this.fail(this.guardError(error));
     }
+  }
+
+  private guardError(error: unknown): NetError {
+    return toNetError(error, 'CONNECTION_ERROR', `handling data from ${this.remoteAddress} failed`, { address: this.remoteAddress });
   }
 
   /**

@@ -8,9 +8,12 @@ declare const messageType: unique symbol;
  * {@link reject}; one neither accepted nor rejected within the node's
  * `handshakeTimeout` (counted from the TCP connect) is rejected.
  *
- * Messages the peer sends before the decision are kept (up to
- * `maxPendingMessages`; reading pauses meanwhile) and delivered in order
- * after `connected`; on reject they are discarded.
+ * Messages the peer sends before the decision are kept and delivered in
+ * order after `connected`; on reject they are discarded. Until the decision
+ * the node reads on, up to `maxPendingBytes` (estimated heap) or half of
+ * `maxPendingMessages`, so a peer that resets is noticed at once; a FIN is a
+ * half-close and keeps the request (accept() then delivers, followed by
+ * `disconnected`, `'remote-closed'`).
  *
  * @example
  * ```ts
@@ -33,12 +36,12 @@ export interface ConnectionRequest<M = unknown, N = unknown, I = unknown> {
   readonly initMessage: I;
   /** The peer's socket address, `"host:port"`. */
   readonly remoteAddress: string;
-  /** Is the decision still open (not accepted, rejected, timed out, nor left by the peer)? */
+  /** Is the decision still open (not accepted, rejected, timed out, nor reset by the peer)? */
   readonly isPending: boolean;
   /**
    * Registers the connection and emits `connected`; `send(nodeId, ...)`
    * works from then on. Returns false, and does nothing, when the request is
-   * no longer pending (decided, timed out, or the peer left).
+   * no longer pending (decided, timed out, or the peer reset the connection).
    */
   accept(): boolean;
   /** Closes the socket; emits nothing here. Returns false when the request is no longer pending. */

@@ -224,6 +224,13 @@ describe('hardening (issue 9)', () => {
     });
   });
 
+  it('a timestamp with nanoseconds over 10^9 is not normalised: it arrives as ExtData(-1) with its bytes', () => {
+    const values: unknown[] = [];
+    new FrameDecoder().write(hex('d7 ff ffffffff ffffffff'), (value) => values.push(value));
+    expect(values[0]).toBeInstanceOf(ExtData);
+    expect(Buffer.from(new Encoder().encode(values[0])).toString('hex')).toBe('d7ffffffffffffffffff');
+  });
+
   it('a timestamp outside the Date range in a message arrives as ExtData(-1), and can be sent back unchanged', async () => {
     const server = await listening();
     const socket = await rawPeer(server.address);
