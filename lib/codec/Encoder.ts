@@ -4,7 +4,7 @@ import { NetError } from '../errors.js';
 
 /** Options of {@link Encoder} and `encodeFrames`. */
 export interface EncoderConfig {
-  /** Largest encoded value, in bytes; a larger one is refused before it is queued. @default 16 MiB */
+  /** Largest encoded value, in bytes; a larger one is refused before it is queued. @default 4 MiB */
   readonly maxValueBytes?: number;
   /** Deepest nesting of arrays and maps (a circular value hits it). @default 1000 */
   readonly maxDepth?: number;
