@@ -53,6 +53,19 @@ export function readCost(bytes: number, objects: number): number {
   return 16 * bytes + 200 * objects;
 }
 
+/**
+ * The limits of the handshake `[init, id]`: `maxHandshakeBytes`, and one
+ * object (array, map, binary, extension) per 64 of those bytes (1024 at the
+ * default), so that a pending handshake costs at most about a megabyte.
+ */
+function handshakeLimits(config: { readonly maxHandshakeBytes: number; readonly limits: { readonly maxObjects: number } }): {
+  maxValueBytes: number;
+  maxObjects: number;
+} {
+  const { maxHandshakeBytes, limits } = config;
+  return { maxValueBytes: maxHandshakeBytes, maxObjects: Math.min(limits.maxObjects, Math.max(16, Math.ceil(maxHandshakeBytes / 64))) };
+}
+
 /** `draining`: closing, still read until the peer's FIN; `closing`: closing, no longer read. Neither takes sends. */
 type State = 'handshaking' | 'pending' | 'open' | 'draining' | 'closing' | 'ended';
 
@@ -133,7 +146,7 @@ export class Connection<M, N, I> {
       }),
       idleTimeout({ each: config.connectionTimeout, scheduler, info: { address: this.remoteAddress } }),
       decodeWith(
-        () => new FrameDecoder({ ...config.limits, first: { maxValueBytes: config.maxHandshakeBytes } }),
+        () => new FrameDecoder({ ...config.limits, first: handshakeLimits(config) }),
         (length, decoder) => this.meter(length, decoder),
       ),
       // Before the decision the handshake operator keeps a failure for `messages`; a request whose

@@ -20,7 +20,7 @@ export class EventHub<E> {
   private paused = false;
   /** Delivering an event now; events emitted meanwhile wait in `reentrant`. */
   private emitting = false;
-  private reentrant: E[] | undefined;
+  private reentrant: { event: E; afterRouted?: () => void }[] | undefined;
   /** The estimated heap of the kept events (see {@link charge}). */
   private keptCost = 0;
 
@@ -38,6 +38,11 @@ export class EventHub<E> {
         this.subscribers = this.subscribers.filter((s) => s !== subscriber);
       };
     });
+  }
+
+  /** Has the producer been asked to pause (and not yet to resume)? */
+  get isPaused(): boolean {
+    return this.paused;
   }
 
   /** Events kept for the next subscriber. */
@@ -58,20 +63,30 @@ export class EventHub<E> {
     }
   }
 
-  /** Delivers `event` to every subscriber, or keeps it when there is none. */
-  emit(event: E): void {
+  /**
+   * Delivers `event` to every subscriber, or keeps it when there is none;
+   * then calls `afterRouted`, if given (so a `closing` event reaches its
+   * handlers before the node refuses sends, even when it is emitted from
+   * inside a handler and so routed later).
+   */
+  emit(event: E, afterRouted?: () => void): void {
     if (this.emitting) {
       // Emitted from inside a handler (accept() in a connectionRequest handler emits connected):
       // routed once the current event has reached every subscriber, so all see one order.
-      (this.reentrant ??= []).push(event);
+      (this.reentrant ??= []).push(afterRouted ? { event, afterRouted } : { event });
       return;
     }
     this.emitting = true;
     try {
       this.route(event);
+      afterRouted?.();
       const reentrant = this.reentrant;
       if (reentrant) {
-        for (let i = 0; i < reentrant.length; i++) this.route(reentrant[i]!);
+        for (let i = 0; i < reentrant.length; i++) {
+          const next = reentrant[i]!;
+          this.route(next.event);
+          next.afterRouted?.();
+        }
         this.reentrant = undefined;
       }
     } finally {

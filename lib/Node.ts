@@ -96,7 +96,8 @@ export class Node<M = unknown, N = unknown, I = null> implements AsyncDisposable
       options: this.options,
       hub: this.hub,
       failures: this.failures,
-      isClosed: () => this.closed,
+      // From the call to close() on: no new connection is admitted or accepted (sends work until `closing` is routed).
+      isClosed: () => this.closing !== undefined,
       connectionConfig: (deadline) => ({
         ...this.options,
         connectionTimeout: this.connectionTimeoutValue,
@@ -298,9 +299,11 @@ export class Node<M = unknown, N = unknown, I = null> implements AsyncDisposable
     if (this.closing) return this.closing;
     let begin!: () => void;
     this.closing = new Promise<void>((resolve) => (begin = resolve)).then(() => this.shutdown());
-    this.hub.emit({ type: 'closing' }); // sends still work in its handlers
-    this.closed = true;
-    begin();
+    // Sends still work in its handlers; from inside a handler it is routed later, and the node closes then.
+    this.hub.emit({ type: 'closing' }, () => {
+      this.closed = true;
+      begin();
+    });
     return this.closing;
   }
 

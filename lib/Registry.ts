@@ -176,7 +176,8 @@ export class Registry<M, N, I> {
         );
       }
     }, deadline);
-    if (hub.size > options.eventBufferSize) connection.setPaused(true);
+    // While the event buffer is over a bound, a new connection does not read either.
+    if (hub.isPaused) connection.setPaused(true);
     return tracked;
   }
 

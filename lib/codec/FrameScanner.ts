@@ -4,6 +4,19 @@ import type { ResolvedDecodeLimits } from './limits.js';
 /** The longest header that must be read whole to learn a length (`c9` + u32; the ext type byte is skipped as body). */
 const MAX_LENGTH_HEADER = 5;
 
+/** Heap bytes one counted object stands for (see `maxObjects`); element slots are charged in these units. */
+const OBJECT_COST = 200;
+/**
+ * V8 keeps an object's integer-keyed properties ("elements") in a flat array
+ * while each new index is less than this far beyond its capacity, so a map
+ * `{1000: nil, 2000: nil, 3000: nil}` (13 bytes) makes V8 allocate 3000 slots.
+ */
+const MAX_ELEMENTS_GAP = 1024;
+/** `caps` entry of an array, and of a map whose keys V8 keeps in a dictionary (cheap per key). */
+const NOT_TRACKED = -1;
+/** The largest array index (2^32 - 2). */
+const MAX_INDEX = 0xfffffffe;
+
 /**
  * Finds where one MessagePack value ends, without decoding it.
  *
@@ -39,6 +52,10 @@ export class FrameScanner {
   lastStart = 0;
 
   private readonly stack: number[] = [];
+  /** Per open container: for a map, the element slots V8 would have allocated so far; else NOT_TRACKED. */
+  private readonly caps: number[] = [];
+  /** Is the innermost open container a tracked map? (then every other item is a key) */
+  private inMap = false;
   private owed = 0;
   private skip = 0;
   private readonly header = new Uint8Array(MAX_LENGTH_HEADER);
@@ -146,10 +163,18 @@ export class FrameScanner {
   /** Reads one header at `bytes[o]`; returns the header length, or 0 when more bytes are needed. */
   private step(bytes: Uint8Array, o: number, available: number): number {
     const b = bytes[o]!;
-    if (b < 0x80 || b >= 0xe0) return this.scalar(0);
+    if (b < 0x80) {
+      if (this.inMap && this.atKey()) this.indexKey(b);
+      return this.scalar(0);
+    }
+    if (b >= 0xe0) return this.scalar(0);
     if (b < 0x90) return this.open(b & 0x0f, true, 1);
     if (b < 0xa0) return this.open(b & 0x0f, false, 1);
-    if (b < 0xc0) return this.body(b & 0x1f, 1, 'maxStrLength', 'string');
+    if (b < 0xc0) {
+      if (this.inMap && this.atKey()) this.stringKey(bytes, o + 1, available - 1, b & 0x1f);
+      return this.body(b & 0x1f, 1, 'maxStrLength', 'string');
+    }
+    if (this.inMap && this.atKey()) this.otherKey(b, bytes, o, available);
     switch (b) {
       case 0xc0:
       case 0xc2:
@@ -268,15 +293,111 @@ export class FrameScanner {
     // This container is itself one of its parent's owed items, hence the -1.
     this.checkSize(this.size + this.owed - (this.stack.length > 0 ? 1 : 0) + items);
     this.stack.push(items);
+    this.caps.push(isMap ? 0 : NOT_TRACKED);
+    this.inMap = isMap;
     this.owed += items;
     return headerLength;
   }
 
   /** One more array, map, binary or extension in the current value. */
   private object(): void {
-    this.objectsTotal++;
-    if (++this.objects > this.limits.maxObjects)
+    this.charge(1);
+  }
+
+  /** Counts `units` objects (heap in {@link OBJECT_COST} units) against `maxObjects`. */
+  private charge(units: number): void {
+    this.objectsTotal += units;
+    if ((this.objects += units) > this.limits.maxObjects) {
       throw limitError('maxObjects', this.limits.maxObjects, this.objects, 'objects in one value');
+    }
+  }
+
+  /** Is the next item of the innermost (map) container a key? */
+  private atKey(): boolean {
+    return (this.stack[this.stack.length - 1]! & 1) === 0;
+  }
+
+  /**
+   * A map key that V8 may store as an array index `k` (NaN: it may be, the
+   * value is not at hand): charges the element slots V8 would allocate for it,
+   * following V8's rule (a flat array while an index is within
+   * {@link MAX_ELEMENTS_GAP} of the capacity, grown by half plus 16; a
+   * dictionary beyond, which costs per key like any property).
+   */
+  private indexKey(k: number): void {
+    const top = this.caps.length - 1;
+    const cap = this.caps[top]!;
+    if (k < cap) return;
+    if (k - cap >= MAX_ELEMENTS_GAP) {
+      this.caps[top] = NOT_TRACKED;
+      this.inMap = false;
+      return;
+    }
+    const needed = Number.isNaN(k) ? cap + MAX_ELEMENTS_GAP : k + 1;
+    const grown = needed + (needed >> 1) + 16;
+    this.caps[top] = grown;
+    this.charge(Math.ceil(((grown - cap) * 8) / OBJECT_COST));
+  }
+
+  /** A string map key of `length` bytes at `bytes[start]`: an array index if it is a canonical decimal below 2^32 - 1. */
+  private stringKey(bytes: Uint8Array, start: number, available: number, length: number): void {
+    if (length === 0 || length > 10) return;
+    if (available < length) return this.indexKey(Number.NaN); // split across reads: assume the worst
+    let k = 0;
+    for (let i = 0; i < length; i++) {
+      const digit = bytes[start + i]! - 0x30;
+      if (digit < 0 || digit > 9 || (i === 0 && digit === 0 && length > 1)) return;
+      k = k * 10 + digit;
+    }
+    if (k <= MAX_INDEX) this.indexKey(k);
+  }
+
+  /** A map key of any other type: integers (signed or not) and floats may be array indices. */
+  private otherKey(b: number, bytes: Uint8Array, o: number, available: number): void {
+    let k: number;
+    switch (b) {
+      case 0xcc:
+        k = available < 2 ? Number.NaN : bytes[o + 1]!;
+        break;
+      case 0xd0:
+        k = available < 2 ? Number.NaN : (bytes[o + 1]! << 24) >> 24;
+        break;
+      case 0xcd:
+        k = available < 3 ? Number.NaN : u16(bytes, o + 1);
+        break;
+      case 0xd1:
+        k = available < 3 ? Number.NaN : (u16(bytes, o + 1) << 16) >> 16;
+        break;
+      case 0xce:
+        k = available < 5 ? Number.NaN : u32(bytes, o + 1);
+        break;
+      case 0xd2:
+        k = available < 5 ? Number.NaN : u32(bytes, o + 1) | 0;
+        break;
+      case 0xcf:
+      case 0xd3:
+        k = available < 9 ? Number.NaN : u32(bytes, o + 1) === 0 ? u32(bytes, o + 5) : -1;
+        break;
+      case 0xca:
+      case 0xcb:
+        k = Number.NaN; // an integral float is an index too; rare as a key, so assume the worst
+        break;
+      case 0xd9:
+        if (available >= 2) this.stringKey(bytes, o + 2, available - 2, bytes[o + 1]!);
+        else this.indexKey(Number.NaN);
+        return;
+      case 0xda:
+      case 0xdb: {
+        // A key this short in a longer form is odd, but possible: read it the same way.
+        const header = b === 0xda ? 3 : 5;
+        if (available < header) return this.indexKey(Number.NaN);
+        this.stringKey(bytes, o + header, available - header, b === 0xda ? u16(bytes, o + 1) : u32(bytes, o + 1));
+        return;
+      }
+      default:
+        return; // nil, booleans, binaries, extensions, containers: never an index (and refused as keys when decoded)
+    }
+    if (Number.isNaN(k) || (k >= 0 && k <= MAX_INDEX)) this.indexKey(k);
   }
 
   private checkSize(size: number): void {
@@ -296,6 +417,9 @@ export class FrameScanner {
         return;
       }
       stack.pop();
+      const caps = this.caps;
+      caps.pop();
+      this.inMap = caps.length > 0 && caps[caps.length - 1]! >= 0;
     }
     this.done = true;
   }

@@ -8,7 +8,8 @@ import {
   DEFAULT_MAX_VALUE_BYTES,
 } from '../../lib/defaults.js';
 import { NetError } from '../../lib/errors.js';
-import { hex } from '../helpers/bytes.js';
+import { concatBytes, hex } from '../helpers/bytes.js';
+import { encode } from '@msgpack/msgpack';
 
 /** Feeds `bytes` and returns the READ_ERROR it raises; asserts nothing was emitted and nothing buffered beyond the header. */
 function limitOf(bytes: Uint8Array, config: ConstructorParameters<typeof FrameDecoder>[0] = {}): NetError {
@@ -101,6 +102,25 @@ describe('decode limits', () => {
       [[], {}, '', 1],
       ['a', 'b', 2],
     ]);
+  });
+
+  it('maxObjects: map keys that V8 stores as array indices are charged by the element slots they allocate', () => {
+    // {1000: nil, 2000: nil, 3000: nil} is 13 bytes, and ~23 KB of heap as a plain object.
+    const sparse = hex('83 cd 03 e8 c0 cd 07 d0 c0 cd 0b b8 c0');
+    const asStrings = hex('83 a4 31 30 30 30 c0 a4 32 30 30 30 c0 a4 33 30 30 30 c0');
+    for (const map of [sparse, asStrings]) {
+      const value = concatBytes(hex('dc 00 64'), ...Array.from({ length: 100 }, () => map)); // 100 such maps
+      expect(limitOf(value, { maxObjects: 5000 }).limit).toBe('maxObjects');
+    }
+    // Dense keys in order, keys far apart (V8 keeps those in a dictionary), and non-index strings are cheap.
+    const dense: Record<number, null> = {};
+    for (let i = 0; i < 10_000; i++) dense[i] = null;
+    const far = hex('83 ce 00 0f 42 40 c0 ce 00 1e 84 80 c0 ce 00 2d c6 c0 c0'); // 1e6, 2e6, 3e6
+    for (const bytes of [encode(dense), far, hex('82 a3 30 31 32 c0 a2 2d 31 c0')]) {
+      const values: unknown[] = [];
+      new FrameDecoder({ maxObjects: 5000 }).write(bytes, (value) => values.push(value));
+      expect(values.length).toBe(1);
+    }
   });
 
   it('maxObjects: the budget is per value', () => {

@@ -224,6 +224,39 @@ describe('hardening (issue 9)', () => {
     });
   });
 
+  describe('found by review', () => {
+    it('close() called from a message handler: closing handlers can still send', async () => {
+      const server = await listening<string>();
+      const c = client<string>();
+      server.node.events$.subscribe((event) => {
+        if (event.type === 'message' && event.message === 'shutdown') void server.node.close();
+        if (event.type === 'closing') server.node.send(c.node.nodeId, 'goodbye');
+      });
+      const peer = await c.node.connect(server.address);
+      c.node.send(peer, 'shutdown');
+      expect(await c.log.messages(1)).toEqual(['goodbye']);
+    });
+
+    it('a connection made while the event buffer is over eventBufferBytes does not read until it is drained', async () => {
+      const node = makeNode<unknown, unknown>({ nodeId: 'victim', eventBufferBytes: 100_000 }); // nobody subscribes
+      const address = await node.listen('127.0.0.1:0');
+      const hub = (node as unknown as { hub: { size: number; isPaused: boolean } }).hub;
+      const first = await rawPeer(address);
+      first.write(concatBytes(encode([null, 'first']), ...Array.from({ length: 50 }, (_, i) => encode([i, 'z'.repeat(1000)]))));
+      await until(() => hub.isPaused);
+      const second = await rawPeer(address);
+      second.write(encode([null, 'second']));
+      await sleep(300);
+      expect(hub.size).toBe(1); // only the first request: the second connection was not read
+      const taken = await node.receive();
+      expect(taken.type === 'connectionRequest' && taken.request.nodeId).toBe('first');
+      const next = await node.receive({ timeout: 3000 });
+      expect(next.type === 'connectionRequest' && next.request.nodeId).toBe('second');
+      first.destroy();
+      second.destroy();
+    });
+  });
+
   it('a timestamp with nanoseconds over 10^9 is not normalised: it arrives as ExtData(-1) with its bytes', () => {
     const values: unknown[] = [];
     new FrameDecoder().write(hex('d7 ff ffffffff ffffffff'), (value) => values.push(value));
