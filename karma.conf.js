@@ -6,7 +6,8 @@ process.env.CHROME_BIN ??= '/usr/bin/chromium';
 const browserSpecs = [
   'spec/codec/**/*.spec.ts',
   'spec/operators/!(fromSocket)*.spec.ts',
-  'spec/{errors,nodeId,stats,validate,duplicates,EventHub}.spec.ts',
+  'spec/{errors,nodeId,stats,validate,duplicates,EventHub,ReadGate,Deadline,Registry}.spec.ts',
+  'spec/transport/address.spec.ts',
 ];
 
 /** Writes the pass/fail counts for scripts/test.mjs to total. */

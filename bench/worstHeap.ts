@@ -29,6 +29,13 @@ function value(object: Uint8Array, objects: number, filler: Uint8Array): Uint8Ar
   return bytes;
 }
 
+/** A map (map16) of these integer keys, each to nil. */
+function reviewMap(keys: number[]): Uint8Array {
+  const bytes = [0xde, keys.length >> 8, keys.length & 0xff];
+  for (const k of keys) bytes.push(...(k < 128 ? [k] : [0xcd, k >> 8, k & 0xff]), 0xc0);
+  return Uint8Array.from(bytes);
+}
+
 const shapes: [string, Uint8Array, Uint8Array][] = [
   ['empty arrays', Uint8Array.of(0x90), Uint8Array.of(0xa2, 0x61, 0x61)],
   ['empty maps', Uint8Array.of(0x80), Uint8Array.of(0xa2, 0x61, 0x61)],
@@ -40,6 +47,10 @@ const shapes: [string, Uint8Array, Uint8Array][] = [
     Uint8Array.of(0x83, 0xcd, 0x03, 0xe8, 0xc0, 0xcd, 0x07, 0xd0, 0xc0, 0xcd, 0x0b, 0xb8, 0xc0),
     Uint8Array.of(0xa2, 0x61, 0x61),
   ],
+  // first key 1024 (a dictionary), 86 small keys (back to a flat array), then keys that grow it: 187 bytes
+  ['dictionary, then fast', reviewMap([1024, ...Array.from({ length: 86 }, (_, i) => i), 2047, 3321]), Uint8Array.of(0xa2, 0x61, 0x61)],
+  // a dictionary of 129 index keys: 263 bytes
+  ['index-key dictionary', reviewMap([5000, ...Array.from({ length: 128 }, (_, i) => i)]), Uint8Array.of(0xa2, 0x61, 0x61)],
   ['2-byte strings only', Uint8Array.of(0xa2, 0x61, 0x61), Uint8Array.of(0xa2, 0x61, 0x61)],
 ];
 

@@ -29,23 +29,38 @@ declare const messageType: unique symbol;
  * await node.close();
  * ```
  */
-export interface ConnectionRequest<M = unknown, N = unknown, I = unknown> {
-  /** The peer's node id, from its handshake. */
-  readonly nodeId: N;
-  /** The peer's init message, from its handshake. */
-  readonly initMessage: I;
-  /** The peer's socket address, `"host:port"`. */
-  readonly remoteAddress: string;
+export class ConnectionRequest<M = unknown, N = unknown, I = unknown> {
+  /** Never present at run time; carries `M` for type inference. */
+  declare readonly [messageType]?: M;
+
+  /** @internal Made by the node when a peer's handshake arrives. */
+  constructor(
+    private readonly connection: { readonly isPending: boolean; accept(): boolean; reject(): boolean },
+    /** The peer's node id, from its handshake. */
+    readonly nodeId: N,
+    /** The peer's init message, from its handshake. */
+    readonly initMessage: I,
+    /** The peer's socket address, `"host:port"`. */
+    readonly remoteAddress: string,
+  ) {}
+
   /** Is the decision still open (not accepted, rejected, timed out, nor reset by the peer)? */
-  readonly isPending: boolean;
+  get isPending(): boolean {
+    return this.connection.isPending;
+  }
+
   /**
    * Registers the connection and emits `connected`; `send(nodeId, ...)`
-   * works from then on. Returns false, and does nothing, when the request is
-   * no longer pending (decided, timed out, or the peer reset the connection).
+   * works from then on (also in `connected` handlers). Returns false, and
+   * does nothing, when the request is no longer pending (decided, timed out,
+   * or the peer reset the connection) or the node is closing.
    */
-  accept(): boolean;
-  /** Closes the socket; emits nothing here. Returns false when the request is no longer pending. */
-  reject(): boolean;
-  /** Never present at run time; carries `M` for type inference. */
-  readonly [messageType]?: M;
+  accept(): boolean {
+    return this.connection.accept();
+  }
+
+  /** Closes the connection; emits nothing on this side. Returns false when the request is no longer pending. */
+  reject(): boolean {
+    return this.connection.reject();
+  }
 }

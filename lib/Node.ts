@@ -1,17 +1,29 @@
-import type { Server } from 'node:net';
 import { Subject, filter, firstValueFrom, type Observable } from 'rxjs';
 import { Encoder } from './codec/Encoder.js';
 import { FrameDecoder } from './codec/FrameDecoder.js';
+import { Connection, handshakeLimits, type ConnectionConfig, type ConnectionSink } from './Connection.js';
 import type { ConnectionRequest } from './ConnectionRequest.js';
+import { Deadline } from './Deadline.js';
 import { DEFAULT_CONNECTION_TIMEOUT, DEFAULT_STATS_HALF_LIFE } from './defaults.js';
-import { NetError } from './errors.js';
+import { NetError, alreadyClosed, notConnected, type NetErrorCode } from './errors.js';
 import { EventHub } from './EventHub.js';
-import type { NodeEvent } from './events.js';
+import type { DisconnectReason, NodeEvent } from './events.js';
 import { nodeIdKey, randomNodeId } from './nodeId.js';
 import { positive, resolveNodeOptions, type NodeOptions, type ResolvedNodeOptions } from './options.js';
 import { Registry } from './Registry.js';
 import type { NodeStats } from './stats.js';
-import { formatAddress, listenOn, openSocket, parseAddress, resolveHost, serverAddress, type Address } from './transport/tcp.js';
+import { formatAddress, formatEndpoint, parseAddress, type Address, type Endpoint } from './transport/address.js';
+import { tcpTransport } from './transport/tcp.js';
+import type { ByteStream, Listener, Transport } from './transport/Transport.js';
+
+/** The transports by URL scheme (a bare `"host:port"` is `tcp`). */
+const TRANSPORTS: Readonly<Record<string, Transport>> = { tcp: tcpTransport };
+
+/** A connect in flight: settles when the peer's handshake arrives, or when the connection ends first. */
+interface Waiter<M, N, I> {
+  resolve(request: ConnectionRequest<M, N, I>): void;
+  reject(error: NetError): void;
+}
 
 /** What `new Node(...)` takes: the options, the node's id, and its init message. */
 export interface NodeConfig<M, N, I> extends NodeOptions<M, N, I> {
@@ -59,8 +71,12 @@ export class Node<M = unknown, N = unknown, I = null> implements AsyncDisposable
   private readonly key: string;
   private readonly options: ResolvedNodeOptions<M, N, I>;
   private readonly hub: EventHub<NodeEvent<M, N, I>>;
-  private readonly registry: Registry<M, N, I>;
-  private readonly servers: Server[] = [];
+  private readonly registry: Registry<Connection<M, N, I>>;
+  private readonly listeners: { readonly listener: Listener; readonly address: string }[] = [];
+  /** Connections that emitted `connected` and owe one `disconnected`. */
+  private readonly announced = new Set<Connection<M, N, I>>();
+  private readonly waiters = new Map<Connection<M, N, I>, Waiter<M, N, I>>();
+  private configCache: ConnectionConfig<M, N, I> | undefined;
   private readonly selfCodec = { encoder: new Encoder(), decoder: new FrameDecoder() };
   private handshakeBytes: Uint8Array = new Uint8Array(0);
   private initMessageValue!: I;
@@ -89,23 +105,15 @@ export class Node<M = unknown, N = unknown, I = null> implements AsyncDisposable
     this.connectionTimeoutValue = positive('connectionTimeout', config.connectionTimeout ?? DEFAULT_CONNECTION_TIMEOUT);
     this.statsHalfLifeValue = positive('statsHalfLife', config.statsHalfLife ?? DEFAULT_STATS_HALF_LIFE);
     this.initMessage = (config.initMessage ?? null) as I;
-    this.hub = new EventHub(this.options.eventBufferSize, (paused) => this.registry.setPaused(paused), this.options.eventBufferBytes);
+    this.hub = new EventHub(
+      this.options.eventBufferSize,
+      (paused) => {
+        for (const connection of this.registry.all()) connection.setPaused(paused);
+      },
+      this.options.eventBufferBytes,
+    );
     this.events$ = this.hub.events$;
-    this.registry = new Registry<M, N, I>({
-      key: this.key,
-      options: this.options,
-      hub: this.hub,
-      failures: this.failures,
-      // From the call to close() on: no new connection is admitted or accepted (sends work until `closing` is routed).
-      isClosed: () => this.closing !== undefined,
-      connectionConfig: (deadline) => ({
-        ...this.options,
-        connectionTimeout: this.connectionTimeoutValue,
-        statsHalfLife: this.statsHalfLifeValue,
-        handshakeTimeout: deadline,
-      }),
-      handshakeBytes: () => this.handshakeBytes,
-    });
+    this.registry = new Registry(this.options);
   }
 
   /** A node with a random 128-bit id (32 hex digits). */
@@ -143,6 +151,7 @@ export class Node<M = unknown, N = unknown, I = null> implements AsyncDisposable
 
   set connectionTimeout(value: number) {
     this.connectionTimeoutValue = positive('connectionTimeout', value);
+    this.configCache = undefined;
   }
 
   /** Half-life of the rates in `stats()`, ms; a change affects connections made after it. */
@@ -152,6 +161,7 @@ export class Node<M = unknown, N = unknown, I = null> implements AsyncDisposable
 
   set statsHalfLife(value: number) {
     this.statsHalfLifeValue = positive('statsHalfLife', value);
+    this.configCache = undefined;
   }
 
   /** Registered connections. */
@@ -161,7 +171,7 @@ export class Node<M = unknown, N = unknown, I = null> implements AsyncDisposable
 
   /** Is there a registered connection to `id`? */
   isConnected(id: N): boolean {
-    return this.registry.has(nodeIdKey(id));
+    return this.registry.get(nodeIdKey(id)) !== undefined;
   }
 
   /** The id connected at that remote address, or `undefined`. */
@@ -187,12 +197,15 @@ export class Node<M = unknown, N = unknown, I = null> implements AsyncDisposable
    */
   async disconnect(id: N): Promise<void> {
     this.assertOpen();
-    await this.registry.disconnect(id);
+    const connection = this.connectionTo(id);
+    this.registry.unregister(connection);
+    // Read on until the peer's FIN, so nothing it sent before it saw ours is lost.
+    await connection.close('closed', true);
   }
 
-  /** The bound addresses, `"host:port"`. */
+  /** The bound addresses, in the form `listen` was given (`"host:port"`, or a URL). */
   addresses(): string[] {
-    return this.servers.map(serverAddress);
+    return this.listeners.map((entry) => entry.address);
   }
 
   /**
@@ -202,13 +215,13 @@ export class Node<M = unknown, N = unknown, I = null> implements AsyncDisposable
    */
   writable$(id: N): Observable<boolean> {
     this.assertOpen();
-    return this.registry.connection(id).writable$;
+    return this.connectionTo(id).writable$;
   }
 
   /** Resolves once the write queue to `id` is under its high-water mark (at once if it is, or when the connection ends). */
   async drain(id: N): Promise<void> {
     this.assertOpen();
-    await firstValueFrom(this.registry.connection(id).writable$.pipe(filter(Boolean)), { defaultValue: true });
+    await firstValueFrom(this.connectionTo(id).writable$.pipe(filter(Boolean)), { defaultValue: true });
   }
 
   /** The next event; resolves to `{ type: 'closed' }` once the node is closed and every kept event was taken. */
@@ -219,18 +232,22 @@ export class Node<M = unknown, N = unknown, I = null> implements AsyncDisposable
     return this.hub.receive({ type: 'closed' }, timeout, this.options.scheduler);
   }
 
-  /** Binds a listening socket; resolves with its actual address (port 0 takes a free port). Rejects with `OPEN_ERROR`. */
+  /**
+   * Binds a listener; resolves with its actual address (port 0 takes a free
+   * port), in the form it was given (`"host:port"`, or `tcp://host:port`).
+   * Rejects with `OPEN_ERROR`.
+   */
   async listen(address: Address): Promise<string> {
     this.assertOpen();
-    const target = parseAddress(address, 'OPEN_ERROR');
-    const host = await resolveHost(target.host, 'OPEN_ERROR');
-    const server = await listenOn({ host, port: target.port }, (socket) => this.registry.admit(socket));
-    if (this.closed) {
-      server.close();
-      throw closedError();
+    const endpoint = parseAddress(address, 'OPEN_ERROR');
+    const listener = await transportFor(endpoint, 'OPEN_ERROR').listen(endpoint, (stream) => this.admit(stream));
+    if (this.closing) {
+      await listener.close();
+      throw alreadyClosed();
     }
-    this.servers.push(server);
-    return serverAddress(server);
+    const bound = formatEndpoint(endpoint, listener.address);
+    this.listeners.push({ listener, address: bound });
+    return bound;
   }
 
   /** Listens on a free port on IPv4 (`0.0.0.0:0`) and IPv6 (`[::]:0`). */
@@ -250,20 +267,31 @@ export class Node<M = unknown, N = unknown, I = null> implements AsyncDisposable
     return request.nodeId;
   }
 
-  /** Connects and exchanges handshakes; leaves accept or reject to the caller. */
+  /**
+   * Connects and exchanges handshakes; leaves accept or reject to the caller.
+   * One deadline (`timeout`) covers the transport's connect and the peer's
+   * handshake. Rejects with `CONNECTION_ERROR`, `TIMEOUT` or `ALREADY_CLOSED`.
+   */
   async connectRequest(address: Address, options: ConnectOptions = {}): Promise<ConnectionRequest<M, N, I>> {
     this.assertOpen();
-    const target = parseAddress(address, 'CONNECTION_ERROR');
-    const timeout = positive('timeout', options.timeout ?? this.options.handshakeTimeout);
-    const { scheduler } = this.options;
-    const started = scheduler.now();
-    const host = await resolveHost(target.host, 'CONNECTION_ERROR');
-    const socket = await openSocket({ host, port: target.port }, timeout, scheduler);
-    if (this.closed) {
-      socket.destroy();
-      throw closedError();
+    const endpoint = parseAddress(address, 'CONNECTION_ERROR');
+    const transport = transportFor(endpoint, 'CONNECTION_ERROR');
+    const deadline = new Deadline(positive('timeout', options.timeout ?? this.options.handshakeTimeout), this.options.scheduler);
+    let stream: ByteStream;
+    try {
+      stream = await transport.connect(endpoint, deadline.signal);
+    } catch (error) {
+      deadline.cancel();
+      throw error;
     }
-    return this.registry.open(socket, Math.max(1, timeout - (scheduler.now() - started)));
+    if (this.closing) {
+      deadline.cancel();
+      stream.destroy();
+      throw alreadyClosed();
+    }
+    return new Promise((resolve, reject) => {
+      this.waiters.set(this.open(stream, true, deadline), { resolve, reject });
+    });
   }
 
   /**
@@ -274,7 +302,8 @@ export class Node<M = unknown, N = unknown, I = null> implements AsyncDisposable
    */
   send(to: N, message: M): void {
     // The same id as the last send (the common case in a loop): skip the key and the lookup.
-    if (!this.closed && this.registry.sendAgain(to, message)) return;
+    const last = this.closed ? undefined : this.registry.lastSend(to);
+    if (last) return last.send(message);
     this.assertOpen();
     const key = nodeIdKey(to);
     if (key === this.key) {
@@ -285,7 +314,10 @@ export class Node<M = unknown, N = unknown, I = null> implements AsyncDisposable
       );
       return;
     }
-    this.registry.send(to, key, message);
+    const connection = this.registry.get(key);
+    if (!connection) throw notConnected(to);
+    connection.send(message);
+    this.registry.remember(to, connection);
   }
 
   /**
@@ -308,9 +340,13 @@ export class Node<M = unknown, N = unknown, I = null> implements AsyncDisposable
   }
 
   private async shutdown(): Promise<void> {
-    const closes = this.registry.closeAll();
-    closes.push(...this.servers.map((server) => new Promise<void>((resolve) => server.close(() => resolve()))));
-    this.servers.length = 0;
+    const closes: Promise<void>[] = [];
+    for (const connection of this.registry.all()) {
+      if (this.announced.has(connection)) closes.push(connection.close('closed'));
+      else connection.destroy('closed');
+    }
+    closes.push(...this.listeners.map((entry) => entry.listener.close()));
+    this.listeners.length = 0;
     await Promise.all(closes);
     this.hub.emit({ type: 'closed' });
     this.hub.complete();
@@ -323,10 +359,120 @@ export class Node<M = unknown, N = unknown, I = null> implements AsyncDisposable
   }
 
   private assertOpen(): void {
-    if (this.closed) throw closedError();
+    if (this.closed) throw alreadyClosed();
   }
+
+  /** The registered connection to `id`; throws `NOT_CONNECTED`. */
+  private connectionTo(id: N): Connection<M, N, I> {
+    const connection = this.registry.get(nodeIdKey(id));
+    if (!connection) throw notConnected(id);
+    return connection;
+  }
+
+  /** The settings of a connection made now: one object until connectionTimeout or statsHalfLife changes. */
+  private connectionConfig(): ConnectionConfig<M, N, I> {
+    return (this.configCache ??= {
+      ...this.options,
+      connectionTimeout: this.connectionTimeoutValue,
+      statsHalfLife: this.statsHalfLifeValue,
+      frames: { ...this.options.limits, first: handshakeLimits(this.options) },
+    });
+  }
+
+  /** An incoming stream: a connection, or refused at once by a limit (one failure each). */
+  private admit(stream: ByteStream): void {
+    if (this.closing) {
+      stream.destroy();
+      return;
+    }
+    const refusal = this.registry.refusal();
+    if (refusal) {
+      stream.destroy();
+      const { limit, max } = refusal;
+      const address = stream.remoteAddress;
+      this.failures.next(
+        new NetError('CONNECTION_ERROR', `refused ${address}: ${limit} (${max}) reached`, { address, limit, max, actual: max }),
+      );
+      return;
+    }
+    this.open(stream, false, new Deadline(this.options.handshakeTimeout, this.options.scheduler));
+  }
+
+  private open(stream: ByteStream, outgoing: boolean, deadline: Deadline): Connection<M, N, I> {
+    const connection = new Connection<M, N, I>(stream, outgoing, this.connectionConfig(), this.sink, this.handshakeBytes, deadline);
+    this.registry.add(connection, !outgoing);
+    // While the event buffer is over a bound, a new connection does not read either.
+    if (this.hub.isPaused) connection.setPaused(true);
+    return connection;
+  }
+
+  private farewell(connection: Connection<M, N, I>, reason: DisconnectReason, error: NetError | undefined): void {
+    if (!this.announced.delete(connection)) return;
+    const nodeId = connection.nodeId as N;
+    this.hub.emit(error ? { type: 'disconnected', nodeId, reason, error } : { type: 'disconnected', nodeId, reason });
+  }
+
+  /** What the connections report, turned into events. */
+  private readonly sink: ConnectionSink<M, N, I> = {
+    request: (connection, request) => {
+      if (connection.key === this.key) {
+        const address = connection.remoteAddress;
+        connection.destroy('error', new NetError('CONNECTION_ERROR', `${address} is this node itself`, { address }));
+        return;
+      }
+      const waiter = this.waiters.get(connection);
+      if (waiter) {
+        this.waiters.delete(connection);
+        waiter.resolve(request);
+      } else this.hub.emit({ type: 'connectionRequest', request });
+    },
+    accepted: (connection) => {
+      if (this.closing) return false;
+      this.registry.decided(connection);
+      const loser = this.registry.register(connection, this.key);
+      if (loser === connection) {
+        // Deliver what the peer sent on it, then let it go, with no events: it never counted.
+        queueMicrotask(() => void connection.close('replaced', true));
+        return true;
+      }
+      if (loser) {
+        this.farewell(loser, 'replaced', undefined);
+        void loser.close('replaced', true);
+      }
+      this.announced.add(connection);
+      this.hub.emit({ type: 'connected', nodeId: connection.nodeId as N });
+      return true;
+    },
+    message: (connection, message) => this.hub.emit({ type: 'message', from: connection.nodeId as N, message }),
+    read: (cost) => this.hub.charge(cost),
+    ended: (connection, reason, error) => {
+      this.registry.remove(connection);
+      const address = connection.remoteAddress;
+      const waiter = this.waiters.get(connection);
+      if (waiter) {
+        this.waiters.delete(connection);
+        waiter.reject(
+          this.closing
+            ? alreadyClosed()
+            : (error ?? new NetError('CONNECTION_ERROR', `the connection to ${address} ended during the handshake`, { address })),
+        );
+      }
+      if (this.announced.has(connection)) this.farewell(connection, reason, error);
+      else if (!connection.decided && !this.closing) {
+        this.failures.next(
+          error ??
+            new NetError('CONNECTION_ERROR', `${address} left before its connection was accepted`, { address, nodeId: connection.nodeId }),
+        );
+      }
+    },
+  };
 }
 
-function closedError(): NetError {
-  return new NetError('ALREADY_CLOSED', 'the node is closed');
+/** The transport of an endpoint's scheme; throws a `NetError` with `code` for one this build lacks. */
+function transportFor(endpoint: Endpoint, code: NetErrorCode): Transport {
+  const transport = TRANSPORTS[endpoint.scheme];
+  if (transport) return transport;
+  throw new NetError(code, `unsupported transport ${endpoint.scheme}:// (this build has ${Object.keys(TRANSPORTS).join(', ')})`, {
+    address: `${endpoint.scheme}://${formatAddress(endpoint.host, endpoint.port)}`,
+  });
 }

@@ -1,7 +1,7 @@
-import type { Socket } from 'node:net';
 import { Observable, type Subscriber } from 'rxjs';
 import { Encoder, type EncoderConfig } from './codec/Encoder.js';
 import { NetError } from './errors.js';
+import type { ByteStream } from './transport/Transport.js';
 
 const resolved = Promise.resolve();
 
@@ -11,37 +11,39 @@ export interface WriterConfig extends EncoderConfig {
   readonly highWaterMark: number;
   /** Bytes queued above which `send` throws instead of queueing. */
   readonly maxQueuedBytes: number;
+  /** Told the size of every batch handed to the stream (traffic counters). */
+  readonly onWrite: (bytes: number) => void;
+  /** Told whenever the writable state changes (the connection's slow-consumer timer). */
+  readonly onWritableChange: (writable: boolean) => void;
 }
 
 /**
  * The outbound half of a connection: `send` encodes straight into one
- * buffer, and the buffer goes to the socket in one `write` per turn of the
- * event loop (a microtask after the first `send`), however many messages it
+ * buffer, and the buffer goes to the stream in one `write` per turn of the
+ * event loop (a promise job after the first `send`), however many messages it
  * holds. `writable$` tells whether the queue is under its high-water mark.
  */
 export class Writer {
   private readonly encoder: Encoder;
   private scheduled = false;
-  private socketQueued = 0;
+  /** The stream's share of the queue, as of the last flush or drain. */
+  private streamQueued = 0;
   private writableState = true;
   private disposed = false;
   /** Subscribers of `writable$`, made only when someone asks (most connections never do). */
   private watchers: Subscriber<boolean>[] | undefined;
-  /** Told whenever the writable state changes (the connection's slow-consumer timer). */
-  onWritableChange: ((writable: boolean) => void) | undefined;
 
   constructor(
-    private readonly socket: Socket,
+    private readonly stream: ByteStream,
     private readonly config: WriterConfig,
-    private readonly onWrite: (bytes: number) => void,
   ) {
     this.encoder = new Encoder(config);
-    socket.on('drain', () => this.update());
+    stream.onDrain = () => this.update();
   }
 
-  /** Bytes queued: encoded and not yet handed to the kernel. */
+  /** Bytes queued: encoded, or handed to the stream and not yet to the operating system. */
   get queuedBytes(): number {
-    return this.encoder.length + this.socket.writableLength;
+    return this.encoder.length + this.stream.queuedBytes;
   }
 
   /** Whether the queue is under its high-water mark: the current state, then each change; completes at dispose. */
@@ -61,8 +63,8 @@ export class Writer {
 
   /** Queues one message; throws `SEND_ERROR` when it cannot be encoded or the queue is full. */
   send(message: unknown): void {
-    // The socket's share is read at the last flush: cheap, and exact enough for a limit this coarse.
-    const queued = this.encoder.length + this.socketQueued;
+    // The stream's share is read at the last flush: cheap, and exact enough for a limit this coarse.
+    const queued = this.encoder.length + this.streamQueued;
     if (queued >= this.config.maxQueuedBytes) {
       throw new NetError('SEND_ERROR', `the write queue is full (${queued} bytes queued, maxQueuedBytes ${this.config.maxQueuedBytes})`, {
         limit: 'maxQueuedBytes',
@@ -82,29 +84,29 @@ export class Writer {
   /** Writes everything queued now. */
   flush(): void {
     this.scheduled = false;
-    if (this.encoder.length === 0 || this.socket.destroyed || this.socket.writableEnded) return;
-    const bytes = this.encoder.take();
-    this.socket.write(bytes);
-    this.onWrite(bytes.length);
+    if (this.encoder.length === 0 || !this.stream.writable) return;
+    const bytes = this.encoder.takeView();
+    this.stream.write(bytes);
+    this.config.onWrite(bytes.length);
     this.update();
-  }
-
-  private update(): void {
-    this.socketQueued = this.socket.writableLength;
-    const writable = this.queuedBytes < this.config.highWaterMark;
-    if (writable === this.writableState || this.disposed) return;
-    this.writableState = writable;
-    this.onWritableChange?.(writable);
-    if (this.watchers) for (const watcher of [...this.watchers]) watcher.next(writable);
   }
 
   /** Completes `writable$`; no more changes are reported. */
   dispose(): void {
     this.disposed = true;
-    this.onWritableChange = undefined;
+    this.stream.onDrain = undefined;
     const watchers = this.watchers ?? [];
     this.watchers = undefined;
     for (const watcher of watchers) watcher.complete();
+  }
+
+  private update(): void {
+    this.streamQueued = this.stream.queuedBytes;
+    const writable = this.queuedBytes < this.config.highWaterMark;
+    if (writable === this.writableState || this.disposed) return;
+    this.writableState = writable;
+    this.config.onWritableChange(writable);
+    if (this.watchers) for (const watcher of [...this.watchers]) watcher.next(writable);
   }
 
   private readonly flushTask = (): void => this.flush();

@@ -131,3 +131,58 @@ export function toNetError(error: unknown, code: NetErrorCode, message: string, 
   const detail = error instanceof Error ? error.message : String(error);
   return new NetError(code, `${message}: ${detail}`, { ...context, cause: error });
 }
+
+// Factories: one per failure that more than one place reports, so that each has one code, one
+// message shape and the same context wherever it comes from.
+
+/** `ALREADY_CLOSED`: the node was closed. */
+export function alreadyClosed(): NetError {
+  return new NetError('ALREADY_CLOSED', 'the node is closed');
+}
+
+/** `NOT_CONNECTED`: no usable connection to `nodeId` (`why` says more: "is closing"). */
+export function notConnected(nodeId: unknown, why = 'there is no connection to it'): NetError {
+  return new NetError('NOT_CONNECTED', `not connected to node ${describeValue(nodeId)}: ${why}`, { nodeId });
+}
+
+/** `TIMEOUT` at the handshake deadline: `ms` after the connection began, `what` had not happened. */
+export function deadlineError(ms: number, what: string, address?: string): NetError {
+  const where = address === undefined ? '' : ` (${address})`;
+  return new NetError('TIMEOUT', `${what} within the handshake deadline of ${ms} ms${where}`, {
+    limit: 'handshakeTimeout',
+    max: ms,
+    ...(address === undefined ? {} : { address }),
+  });
+}
+
+/** `TIMEOUT` for a connection that received nothing for `ms`. */
+export function idleError(ms: number, context: { readonly address?: string; readonly nodeId?: unknown } = {}): NetError {
+  const where = context.address ? ` from ${context.address}` : '';
+  return new NetError('TIMEOUT', `nothing received for ${ms} ms${where}`, { ...context, limit: 'idleTimeout', max: ms });
+}
+
+/**
+ * A transport failure as a `NetError`: a reset (`ECONNRESET`, `EPIPE`,
+ * `ECONNABORTED`, `ETIMEDOUT`) is `CONNECTION_ABORTED`, anything else
+ * `CONNECTION_ERROR`; a `NetError` stays as it is.
+ */
+export function streamError(error: unknown, address: string): NetError {
+  if (error instanceof NetError) return error;
+  const code = (error as { code?: unknown } | null)?.code;
+  const aborted = code === 'ECONNRESET' || code === 'EPIPE' || code === 'ECONNABORTED' || code === 'ETIMEDOUT';
+  const detail = error instanceof Error ? error.message : String(error);
+  return new NetError(aborted ? 'CONNECTION_ABORTED' : 'CONNECTION_ERROR', `connection to ${address} failed: ${detail}`, {
+    cause: error,
+    address,
+  });
+}
+
+/** A short description of a value for an error message (JSON where possible). */
+export function describeValue(value: unknown): string {
+  try {
+    const text = JSON.stringify(value, (_key, item: unknown) => (typeof item === 'bigint' ? `${item}n` : item)) as string | undefined;
+    return text ?? String(value);
+  } catch {
+    return Object.prototype.toString.call(value);
+  }
+}

@@ -43,7 +43,9 @@ export { decodeFrames, type DecodeFramesConfig } from './operators/decodeFrames.
 export { encodeFrames, type EncodeFramesConfig } from './operators/encodeFrames.js';
 export { handshake, type Handshake, type HandshakeConfig } from './operators/handshake.js';
 export { idleTimeout, type IdleTimeoutConfig } from './operators/idleTimeout.js';
-export { fromSocket, type Address } from './transport/tcp.js';
+export { fromSocket } from './transport/tcp.js';
+export type { Address } from './transport/address.js';
+export type { ByteStream, Transport, Listener } from './transport/Transport.js';
 
 // Codec
 export { Encoder, type EncoderConfig } from './codec/Encoder.js';

@@ -76,28 +76,22 @@ export interface NodeStats<N = unknown> {
  * the time of the last transfer. Times are the caller's clock in ms (the
  * node passes its scheduler's `now()`).
  */
-export class TrafficCounter {
+export class TrafficCounter extends DecayingRate {
   /** Bytes so far. */
   total = 0;
   /** When the last bytes went through (ms); the creation time before any. */
   last: number;
-  private readonly decaying: DecayingRate;
 
   constructor(halfLife: number, now: number) {
-    this.decaying = new DecayingRate(halfLife);
+    super(halfLife);
     this.last = now;
   }
 
   /** Records `bytes` at `now`. */
-  add(bytes: number, now: number): void {
+  override add(bytes: number, now: number): void {
     this.total += bytes;
     this.last = now;
-    this.decaying.add(bytes, now);
-  }
-
-  /** Bytes per second at `now`. */
-  rate(now: number): number {
-    return this.decaying.rate(now);
+    super.add(bytes, now);
   }
 
   /** ms since the last transfer. */

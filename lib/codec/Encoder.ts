@@ -1,6 +1,7 @@
 import { ExtData, encodeTimestampExtension, type ExtensionCodecType } from '@msgpack/msgpack';
 import { DEFAULT_MAX_DEPTH, DEFAULT_MAX_VALUE_BYTES } from '../defaults.js';
 import { NetError } from '../errors.js';
+import { SlabPool, sharedPool } from './SlabPool.js';
 
 /** Options of {@link Encoder} and `encodeFrames`. */
 export interface EncoderConfig {
@@ -15,10 +16,8 @@ export interface EncoderConfig {
 }
 
 const EMPTY = new Uint8Array(0);
+const EMPTY_VIEW = new DataView(EMPTY.buffer);
 const MIN_SLAB = 1024;
-/** Slabs up to this size are carved from a shared pool instead of allocated one by one. */
-const POOLED_SLAB = 8 * 1024;
-const POOL_SIZE = 64 * 1024;
 const MAX_SLAB_HINT = 1024 * 1024;
 const TWO_32 = 0x1_0000_0000;
 const U64_MAX = (1n << 64n) - 1n;
@@ -26,17 +25,6 @@ const I64_MIN = -(1n << 63n);
 const textEncoder = new TextEncoder();
 
 type WellFormed = string & { isWellFormed(): boolean };
-
-/**
- * Small slabs for every encoder, carved from one shared buffer (as Node's
- * `Buffer` pool does): a connection that sends one small message per turn
- * then costs a bump of an offset, not a fresh zeroed `ArrayBuffer` each time.
- * A carved slab belongs to one encoder until it lets go of it; batches taken
- * from it are never written again, so sharing the buffer is safe.
- */
-let pool = new Uint8Array(POOL_SIZE);
-let poolView = new DataView(pool.buffer);
-let poolUsed = 0;
 
 /**
  * Encodes values as MessagePack, back to back, into one growing buffer.
@@ -73,7 +61,7 @@ export class Encoder {
   private readonly extensionCodec: ExtensionCodecType<undefined> | undefined;
   private bytes: Uint8Array = EMPTY;
   /** `bytes` may be the shared pool: this encoder owns `[start, limit)` of it. */
-  private view: DataView = new DataView(EMPTY.buffer);
+  private view: DataView = EMPTY_VIEW;
   private limit = 0;
   private start = 0;
   private pos = 0;
@@ -116,20 +104,26 @@ export class Encoder {
     return size;
   }
 
-  /**
-   * Hands out everything appended since the last call: a view that is never
-   * written again. A small batch is a view into a 64 KiB buffer shared by all
-   * encoders (as with Node's `Buffer` pool), which it keeps alive: `slice()`
-   * one you hold on to for long, as {@link encode} does.
-   */
+  /** Hands out everything appended since the last call, as a copy the caller owns (see {@link takeView}). */
   take(): Uint8Array {
+    return this.takeView().slice();
+  }
+
+  /**
+   * Hands out everything appended since the last call as a view that is
+   * never written again, without copying: a small batch is a view into the
+   * pool buffer shared by all encoders, which it keeps alive. For a batch
+   * that goes straight to a socket write (the node's writer); hold on to
+   * one for long and it pins 64 KiB: use {@link take} then.
+   */
+  takeView(): Uint8Array {
     const out = this.bytes.subarray(this.start, this.pos);
     this.lastBatch = out.length;
     this.start = this.pos;
     if (this.limit - this.pos < MIN_SLAB) {
       // Let go of a full slab: an idle connection holds no buffer. If it was the
       // pool's last carve, its unused tail goes back to the pool.
-      if (this.bytes === pool && this.limit === poolUsed) poolUsed = this.pos;
+      sharedPool.giveBack(this.bytes, this.pos, this.limit);
       this.bytes = EMPTY;
       this.start = this.pos = this.limit = 0;
     }
@@ -139,7 +133,7 @@ export class Encoder {
   /** Encodes one value on its own (a fresh copy). */
   encode(value: unknown): Uint8Array {
     this.append(value);
-    return this.take().slice();
+    return this.take();
   }
 
   /** Makes room for `n` more bytes, moving what is not taken yet to a larger slab. */
@@ -148,21 +142,18 @@ export class Encoder {
     const used = this.pos - this.start;
     const hint = Math.min(this.lastBatch * 2, MAX_SLAB_HINT);
     const size = Math.max(MIN_SLAB, hint, (used + n) * 2);
-    if (size <= POOLED_SLAB) {
-      if (poolUsed + size > POOL_SIZE) {
-        pool = new Uint8Array(POOL_SIZE);
-        poolView = new DataView(pool.buffer);
-        poolUsed = 0;
-      }
-      // The old slab lies wholly before poolUsed, so a move within the pool never overlaps.
+    if (size <= SlabPool.MAX_SLAB) {
+      const start = sharedPool.carve(size);
+      const pool = sharedPool.bytes;
+      // The old slab lies wholly before the new one, so a move within the pool never overlaps.
       if (used > 0) {
-        if (this.bytes === pool) pool.copyWithin(poolUsed, this.start, this.pos);
-        else pool.set(this.bytes.subarray(this.start, this.pos), poolUsed);
+        if (this.bytes === pool) pool.copyWithin(start, this.start, this.pos);
+        else pool.set(this.bytes.subarray(this.start, this.pos), start);
       }
       this.bytes = pool;
-      this.view = poolView;
-      this.start = poolUsed;
-      this.limit = poolUsed += size;
+      this.view = sharedPool.view;
+      this.start = start;
+      this.limit = start + size;
     } else {
       const next = new Uint8Array(size);
       next.set(this.bytes.subarray(this.start, this.pos));

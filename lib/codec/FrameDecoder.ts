@@ -1,4 +1,4 @@
-import { DecodeError, Decoder, type DecoderOptions, type ExtensionCodecType } from '@msgpack/msgpack';
+import { DecodeError, Decoder, type ExtensionCodecType } from '@msgpack/msgpack';
 import { NetError, toNetError } from '../errors.js';
 import { defaultExtensionCodec } from './defaultExtensionCodec.js';
 import { FrameScanner } from './FrameScanner.js';
@@ -18,6 +18,52 @@ export interface FrameDecoderConfig extends DecodeLimits {
 
 /** A leftover shorter than this is copied, so a small partial value never pins a large chunk. */
 const COPY_LEFTOVER_BELOW = 4096;
+
+/**
+ * The two `@msgpack/msgpack` decoders for one set of limits: the fast one
+ * (64-bit integers as numbers, exact up to 2^53 - 1, all the scanner lets
+ * through it) and the exact one (bigints, safe ones back to numbers), made
+ * when first needed. Decoding is synchronous and never re-entered, so every
+ * decoder made with the same resolved limits object shares them (a node's
+ * connections do: one pair per node, not per connection).
+ */
+class Decoders {
+  readonly fast: Decoder;
+  private exactDecoder: Decoder | undefined;
+
+  constructor(
+    private readonly limits: ResolvedDecodeLimits,
+    private readonly extensionCodec: ExtensionCodecType<undefined>,
+  ) {
+    this.fast = new Decoder({ ...this.options(), useBigInt64: false });
+  }
+
+  get exact(): Decoder {
+    return (this.exactDecoder ??= new Decoder({ ...this.options(), useBigInt64: true, mapKeyConverter: mapKey }));
+  }
+
+  private options(): {
+    maxStrLength: number;
+    maxBinLength: number;
+    maxExtLength: number;
+    maxArrayLength: number;
+    maxMapLength: number;
+    extensionCodec: ExtensionCodecType<undefined>;
+  } {
+    const { maxStrLength, maxBinLength, maxExtLength, maxArrayLength, maxMapLength } = this.limits;
+    return { maxStrLength, maxBinLength, maxExtLength, maxArrayLength, maxMapLength, extensionCodec: this.extensionCodec };
+  }
+}
+
+const shared = new WeakMap<ResolvedDecodeLimits, Decoders>();
+const resolvedConfigs = new WeakMap<FrameDecoderConfig, { limits: ResolvedDecodeLimits; first: ResolvedDecodeLimits | undefined }>();
+
+function decodersFor(limits: ResolvedDecodeLimits, extensionCodec: ExtensionCodecType<undefined> | undefined): Decoders {
+  if (extensionCodec !== undefined) return new Decoders(limits, extensionCodec);
+  let decoders = shared.get(limits);
+  if (!decoders) shared.set(limits, (decoders = new Decoders(limits, defaultExtensionCodec)));
+  return decoders;
+}
 
 function mapKey(key: unknown): string | number {
   if (typeof key === 'string' || typeof key === 'number') return key;
@@ -51,28 +97,24 @@ function mapKey(key: unknown): string | number {
 export class FrameDecoder {
   private readonly scanner: FrameScanner;
   private readonly limits: ResolvedDecodeLimits;
-  /** The fast path: 64-bit integers as numbers (exact up to 2^53 - 1, all the scanner lets through it). */
-  private readonly decoder: Decoder;
-  /** The exact path, for batches holding an integer beyond 2^53 - 1: bigints, then safe ones back to numbers. Made when first needed. */
-  private exact: Decoder | undefined;
-  private readonly options: DecoderOptions;
-  private parts: Uint8Array[] = [];
+  private readonly decoders: Decoders;
+  /** The start of a value cut off at the end of a chunk, until the chunk that ends it. */
+  private parts: Uint8Array[] | undefined;
   private firstPending: boolean;
 
   constructor(config: FrameDecoderConfig = {}) {
-    this.limits = resolveDecodeLimits(config);
-    this.firstPending = config.first !== undefined;
-    this.scanner = new FrameScanner(config.first ? resolveDecodeLimits(config.first, this.limits) : this.limits);
-    const options: DecoderOptions = {
-      maxStrLength: this.limits.maxStrLength,
-      maxBinLength: this.limits.maxBinLength,
-      maxExtLength: this.limits.maxExtLength,
-      maxArrayLength: this.limits.maxArrayLength,
-      maxMapLength: this.limits.maxMapLength,
-      extensionCodec: config.extensionCodec ?? defaultExtensionCodec,
-    };
-    this.decoder = new Decoder({ ...options, useBigInt64: false });
-    this.options = options;
+    // A config object seen before (a node passes the same one to every connection) is resolved once.
+    let resolved = resolvedConfigs.get(config);
+    if (!resolved) {
+      const limits = resolveDecodeLimits(config);
+      resolved = { limits, first: config.first === undefined ? undefined : resolveDecodeLimits(config.first, limits) };
+      resolvedConfigs.set(config, resolved);
+    }
+    const { limits, first } = resolved;
+    this.limits = limits;
+    this.firstPending = first !== undefined;
+    this.scanner = new FrameScanner(first ?? limits);
+    this.decoders = decodersFor(limits, config.extensionCodec);
   }
 
   /** Arrays, maps, binaries and extensions in every value scanned so far (to meter the heap the stream costs). */
@@ -83,7 +125,7 @@ export class FrameDecoder {
   /** Bytes held for a value that has not ended yet. */
   get bufferedBytes(): number {
     let n = 0;
-    for (const part of this.parts) n += part.length;
+    for (const part of this.parts ?? []) n += part.length;
     return n;
   }
 
@@ -96,50 +138,39 @@ export class FrameDecoder {
     const end = chunk.length;
     const scanner = this.scanner;
     let p = 0;
-    if (scanner.inProgress) {
-      const q = scanner.scan(chunk, 0, end);
-      if (q < 0) {
-        this.keep(chunk, 0);
-        return;
-      }
-      this.parts.push(chunk.subarray(0, q));
-      const whole = concat(this.parts);
-      this.parts = [];
-      const int64 = scanner.sawInt64;
-      this.next();
-      this.decodeRange(whole, 0, whole.length, int64, true, emit);
-      p = q;
-    }
     try {
+      if (this.parts !== undefined) {
+        // The end of a value that began in an earlier chunk: gathered once, then decoded alone.
+        const q = scanner.scan(chunk, 0, end);
+        if (q < 0) {
+          this.keep(chunk, 0);
+          return;
+        }
+        const parts = this.parts;
+        parts.push(chunk.subarray(0, q));
+        this.parts = undefined;
+        const int64 = scanner.sawInt64;
+        scanner.reset();
+        this.firstDone();
+        this.decode(concat(parts), 0, -1, 1, int64, emit);
+        p = q;
+      }
+      // The whole values in the chunk, decoded in place in batches (the handshake alone, under its own limits).
       while (p < end) {
-        if (this.firstPending) {
-          // The first value has its own limits: scan and decode it alone, then switch.
-          const q = scanner.scan(chunk, p, end);
-          if (q < 0) {
-            this.keep(chunk, p);
-            return;
-          }
-          const int64 = scanner.sawInt64;
-          this.next();
-          this.decodeRange(chunk, p, q, int64, true, emit);
-          p = q;
-          continue;
+        const batch = scanner.scanAll(chunk, p, end, this.firstPending ? 1 : Number.MAX_SAFE_INTEGER);
+        if (batch.count > 0) {
+          this.firstDone();
+          this.decode(chunk, p, batch.end, batch.count, batch.int64, emit);
         }
-        let q = p;
-        try {
-          scanner.scanAll(chunk, p, end);
-        } finally {
-          // Values before a bad one are still delivered.
-          q = scanner.completedTo;
-          const int64 = scanner.batchInt64;
-          scanner.batchInt64 = false;
-          if (q > p) this.decodeRange(chunk, p, q, int64, scanner.lastStart === p, emit);
+        if (batch.error) throw batch.error;
+        p = batch.end;
+        if (scanner.inProgress) {
+          this.keep(chunk, p);
+          return;
         }
-        if (q < end) this.keep(chunk, q);
-        return;
       }
     } catch (error) {
-      this.parts = [];
+      this.parts = undefined;
       throw error;
     }
   }
@@ -154,35 +185,30 @@ export class FrameDecoder {
     }
   }
 
-  private next(): void {
-    this.scanner.reset();
-    if (this.firstPending) {
-      this.firstPending = false;
-      this.scanner.limits = this.limits;
-    }
+  /** After the first value: every later one has the node's limits. */
+  private firstDone(): void {
+    if (!this.firstPending) return;
+    this.firstPending = false;
+    this.scanner.limits = this.limits;
+    this.scanner.trim();
   }
 
   private keep(chunk: Uint8Array, from: number): void {
     const rest = chunk.length - from;
     const small = rest < COPY_LEFTOVER_BELOW || rest * 2 < chunk.length;
     // A copy for a small leftover (a Buffer's slice() is a view, which would pin the whole chunk).
-    this.parts.push(small ? new Uint8Array(chunk.subarray(from)) : chunk.subarray(from));
+    (this.parts ??= []).push(small ? new Uint8Array(chunk.subarray(from)) : chunk.subarray(from));
   }
 
-  /** Decodes the whole values in `bytes[start, end)`; `single` when they are exactly one (no generator then). */
-  private decodeRange(
-    bytes: Uint8Array,
-    start: number,
-    end: number,
-    int64: boolean,
-    single: boolean,
-    emit: (value: unknown) => void,
-  ): void {
-    const decoder = int64 ? (this.exact ??= new Decoder({ ...this.options, useBigInt64: true, mapKeyConverter: mapKey })) : this.decoder;
-    if (single) {
+  /** Decodes the `count` whole values in `bytes[start, end)` (`end` -1: to the end); `decode` for one, `decodeMulti` for more. */
+  private decode(bytes: Uint8Array, start: number, end: number, count: number, int64: boolean, emit: (value: unknown) => void): void {
+    const decoder = int64 ? this.decoders.exact : this.decoders.fast;
+    const range = start === 0 && end === -1 ? bytes : bytes.subarray(start, end);
+    // Only the decoder's failures are READ_ERRORs; what `emit` throws passes as it is.
+    if (count === 1) {
       let value: unknown;
       try {
-        value = decoder.decode(bytes.subarray(start, end));
+        value = decoder.decode(range);
       } catch (error) {
         throw toNetError(error, 'READ_ERROR', 'invalid MessagePack value');
       }
@@ -191,7 +217,7 @@ export class FrameDecoder {
     }
     let values: Generator<unknown, void, unknown>;
     try {
-      values = decoder.decodeMulti(bytes.subarray(start, end));
+      values = decoder.decodeMulti(range);
     } catch (error) {
       throw toNetError(error, 'READ_ERROR', 'invalid MessagePack value');
     }

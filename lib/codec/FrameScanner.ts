@@ -1,19 +1,24 @@
 import { NetError, limitError } from '../errors.js';
+import { ElementsModel } from './ElementsModel.js';
 import type { ResolvedDecodeLimits } from './limits.js';
+
+/** What {@link FrameScanner.scanAll} found. */
+export interface ScanResult {
+  /** The offset after the last whole value (where a cut-off value, or the bad one, starts). */
+  readonly end: number;
+  /** Whole values in `[start, end)`. */
+  readonly count: number;
+  /** Does one of them hold an integer beyond 2^53 - 1 (the decoder then takes its exact path)? */
+  readonly int64: boolean;
+  /** The `READ_ERROR` of the value at `end`, if it is invalid or breaks a limit. */
+  readonly error: NetError | undefined;
+}
 
 /** The longest header that must be read whole to learn a length (`c9` + u32; the ext type byte is skipped as body). */
 const MAX_LENGTH_HEADER = 5;
 
-/** Heap bytes one counted object stands for (see `maxObjects`); element slots are charged in these units. */
+/** Heap bytes one counted object stands for (see `maxObjects`); element storage is charged in these units. */
 const OBJECT_COST = 200;
-/**
- * V8 keeps an object's integer-keyed properties ("elements") in a flat array
- * while each new index is less than this far beyond its capacity, so a map
- * `{1000: nil, 2000: nil, 3000: nil}` (13 bytes) makes V8 allocate 3000 slots.
- */
-const MAX_ELEMENTS_GAP = 1024;
-/** `caps` entry of an array, and of a map whose keys V8 keeps in a dictionary (cheap per key). */
-const NOT_TRACKED = -1;
 /** The largest array index (2^32 - 2). */
 const MAX_INDEX = 0xfffffffe;
 
@@ -42,23 +47,16 @@ export class FrameScanner {
    * the current value (the decoder then takes its exact, `bigint` path).
    */
   sawInt64 = false;
-  /** The same, for the values completed by `scanAll` since the decoder last cleared it. */
-  batchInt64 = false;
   /** True once the current value is complete. */
   done = false;
-  /** Where the last value completed by `scanAll` ends (also after it threw, so an error still tells). */
-  completedTo = 0;
-  /** Where the last value completed by `scanAll` starts (so the decoder knows a batch of one). */
-  lastStart = 0;
 
-  private readonly stack: number[] = [];
-  /** Per open container: for a map, the element slots V8 would have allocated so far; else NOT_TRACKED. */
-  private readonly caps: number[] = [];
-  /** Is the innermost open container a tracked map? (then every other item is a key) */
-  private inMap = false;
+  private stack: number[] = [];
+  /** What V8 allocates for the index keys of the open maps. */
+  private readonly elements = new ElementsModel();
   private owed = 0;
   private skip = 0;
-  private readonly header = new Uint8Array(MAX_LENGTH_HEADER);
+  /** A header split across calls, completed here (made when first needed: most connections never split one). */
+  private header: Uint8Array | undefined;
   private headerLength = 0;
 
   constructor(limits: ResolvedDecodeLimits) {
@@ -70,6 +68,13 @@ export class FrameScanner {
     return this.size > 0 || this.headerLength > 0;
   }
 
+  /** Lets go of the stacks' storage (after the handshake: an idle connection then holds none). */
+  trim(): void {
+    if (this.stack.length > 0) return;
+    this.stack = [];
+    this.elements.trim();
+  }
+
   /** Forgets the completed value and gets ready for the next (a completed value leaves no open container, skip or header). */
   reset(): void {
     this.size = 0;
@@ -79,38 +84,37 @@ export class FrameScanner {
   }
 
   /**
-   * Scans as many whole values as `bytes[start, end)` holds; returns the
-   * offset after the last complete one (`start` when none completed). A value
-   * cut off at the end stays in the scanner's state for the next call.
+   * Scans at most `max` whole values from `bytes[start, end)`. A value cut
+   * off at the end stays in the scanner's state for the next call
+   * ({@link inProgress}). An invalid value or a broken limit does not throw:
+   * it is returned as `error`, after the whole values before it.
    */
-  scanAll(bytes: Uint8Array, start: number, end: number): number {
+  scanAll(bytes: Uint8Array, start: number, end: number, max: number): ScanResult {
     let p = start;
-    let last = start;
-    let lastStart = start;
+    let count = 0;
+    let int64 = false;
     try {
-      while (p < end) {
+      while (p < end && count < max) {
         if (this.size === 0 && this.headerLength === 0) {
           // Fast path: a one-byte value on its own (fixints, nil, booleans).
           const b = bytes[p]!;
           if (b < 0x80 || b >= 0xe0 || b === 0xc0 || b === 0xc2 || b === 0xc3) {
-            lastStart = p;
-            last = ++p;
+            p++;
+            count++;
             continue;
           }
         }
         const q = this.scan(bytes, p, end);
-        if (q < 0) return last;
-        if (this.sawInt64) this.batchInt64 = true;
+        if (q < 0) break;
+        if (this.sawInt64) int64 = true;
         this.reset();
-        lastStart = p;
-        last = p = q;
+        p = q;
+        count++;
       }
-      return last;
-    } finally {
-      // Also when a bad value throws: the values before it are still delivered.
-      this.completedTo = last;
-      this.lastStart = lastStart;
+    } catch (error) {
+      return { end: p, count, int64, error: error as NetError };
     }
+    return { end: p, count, int64, error: undefined };
   }
 
   /**
@@ -125,8 +129,9 @@ export class FrameScanner {
       // A header split across calls: complete it in the scratch buffer.
       const had = this.headerLength;
       const take = Math.min(MAX_LENGTH_HEADER - had, end - p);
-      this.header.set(bytes.subarray(p, p + take), had);
-      const used = this.step(this.header, 0, had + take);
+      const header = (this.header ??= new Uint8Array(MAX_LENGTH_HEADER));
+      header.set(bytes.subarray(p, p + take), had);
+      const used = this.step(header, 0, had + take);
       if (used === 0) {
         this.headerLength = had + take;
         return -1;
@@ -150,7 +155,7 @@ export class FrameScanner {
       }
       const used = this.step(bytes, p, end - p);
       if (used === 0) {
-        this.header.set(bytes.subarray(p, end), 0);
+        (this.header ??= new Uint8Array(MAX_LENGTH_HEADER)).set(bytes.subarray(p, end), 0);
         this.headerLength = end - p;
         return -1;
       }
@@ -164,17 +169,17 @@ export class FrameScanner {
   private step(bytes: Uint8Array, o: number, available: number): number {
     const b = bytes[o]!;
     if (b < 0x80) {
-      if (this.inMap && this.atKey()) this.indexKey(b);
+      if (this.elements.inMap && this.atKey()) this.indexKey(b);
       return this.scalar(0);
     }
     if (b >= 0xe0) return this.scalar(0);
     if (b < 0x90) return this.open(b & 0x0f, true, 1);
     if (b < 0xa0) return this.open(b & 0x0f, false, 1);
     if (b < 0xc0) {
-      if (this.inMap && this.atKey()) this.stringKey(bytes, o + 1, available - 1, b & 0x1f);
+      if (this.elements.inMap && this.atKey()) this.stringKey(bytes, o + 1, available - 1, b & 0x1f);
       return this.body(b & 0x1f, 1, 'maxStrLength', 'string');
     }
-    if (this.inMap && this.atKey()) this.otherKey(b, bytes, o, available);
+    if (this.elements.inMap && this.atKey()) this.otherKey(b, bytes, o, available);
     switch (b) {
       case 0xc0:
       case 0xc2:
@@ -293,8 +298,7 @@ export class FrameScanner {
     // This container is itself one of its parent's owed items, hence the -1.
     this.checkSize(this.size + this.owed - (this.stack.length > 0 ? 1 : 0) + items);
     this.stack.push(items);
-    this.caps.push(isMap ? 0 : NOT_TRACKED);
-    this.inMap = isMap;
+    this.elements.open(isMap);
     this.owed += items;
     return headerLength;
   }
@@ -317,26 +321,10 @@ export class FrameScanner {
     return (this.stack[this.stack.length - 1]! & 1) === 0;
   }
 
-  /**
-   * A map key that V8 may store as an array index `k` (NaN: it may be, the
-   * value is not at hand): charges the element slots V8 would allocate for it,
-   * following V8's rule (a flat array while an index is within
-   * {@link MAX_ELEMENTS_GAP} of the capacity, grown by half plus 16; a
-   * dictionary beyond, which costs per key like any property).
-   */
+  /** A map key that V8 may store as an array index `k` (NaN: it may be, the value is not at hand): charges the storage. */
   private indexKey(k: number): void {
-    const top = this.caps.length - 1;
-    const cap = this.caps[top]!;
-    if (k < cap) return;
-    if (k - cap >= MAX_ELEMENTS_GAP) {
-      this.caps[top] = NOT_TRACKED;
-      this.inMap = false;
-      return;
-    }
-    const needed = Number.isNaN(k) ? cap + MAX_ELEMENTS_GAP : k + 1;
-    const grown = needed + (needed >> 1) + 16;
-    this.caps[top] = grown;
-    this.charge(Math.ceil(((grown - cap) * 8) / OBJECT_COST));
+    const bytes = this.elements.key(k);
+    if (bytes > 0) this.charge(Math.ceil(bytes / OBJECT_COST));
   }
 
   /** A string map key of `length` bytes at `bytes[start]`: an array index if it is a canonical decimal below 2^32 - 1. */
@@ -417,9 +405,7 @@ export class FrameScanner {
         return;
       }
       stack.pop();
-      const caps = this.caps;
-      caps.pop();
-      this.inMap = caps.length > 0 && caps[caps.length - 1]! >= 0;
+      this.elements.close();
     }
     this.done = true;
   }

@@ -34,28 +34,14 @@ export function decodeFrames(config: DecodeFramesConfig = {}): OperatorFunction<
   // Validate once, when the operator is built.
   resolveDecodeLimits(config);
   if (config.first) resolveDecodeLimits(config.first);
-  return (source) => decodeWith(() => new FrameDecoder(config))(source);
-}
-
-/**
- * {@link decodeFrames} over a decoder made per subscription by `make`;
- * `afterChunk` is told, after each chunk's values were emitted, its length
- * and the decoder (a connection meters the heap it reads with it).
- * Internal: the node's read path.
- */
-export function decodeWith(
-  make: () => FrameDecoder,
-  afterChunk?: (length: number, decoder: FrameDecoder) => void,
-): OperatorFunction<Uint8Array, unknown> {
   return (source) =>
     new Observable<unknown>((subscriber) => {
-      const decoder = make();
+      const decoder = new FrameDecoder(config);
       const emit = (value: unknown): void => subscriber.next(value);
       return source.subscribe({
         next(chunk) {
           try {
             decoder.write(chunk, emit);
-            afterChunk?.(chunk.length, decoder);
           } catch (error) {
             subscriber.error(error);
           }

@@ -1,6 +1,6 @@
 import { Observable, asyncScheduler, type OperatorFunction, type SchedulerLike, type Subscriber, type Subscription } from 'rxjs';
 import { DEFAULT_HANDSHAKE_TIMEOUT, DEFAULT_MAX_PENDING_MESSAGES } from '../defaults.js';
-import { NetError, limitError, toNetError } from '../errors.js';
+import { NetError, deadlineError, limitError, toNetError } from '../errors.js';
 import { checkValidator, validate, type Validator } from '../validate.js';
 
 /** The peer's handshake as a request to accept (take its messages) or reject, carrying everything sent after it. */
@@ -29,7 +29,7 @@ export interface HandshakeConfig<I = unknown, N = unknown> {
   readonly validateInit?: Validator<I>;
   /** Checks the peer's node id. @default accept any */
   readonly validateNodeId?: Validator<N>;
-  /** ms from subscription by which the handshake value must have arrived. @default 10000 */
+  /** ms from subscription by which the handshake value must have arrived; `Infinity` for none. @default 10000 */
   readonly timeout?: number;
   /** Scheduler of the timeout. @default asyncScheduler */
   readonly scheduler?: SchedulerLike;
@@ -73,9 +73,11 @@ export function handshake<I = unknown, N = unknown>(config: HandshakeConfig<I, N
   return (source) =>
     new Observable<Handshake<I, N>>((subscriber) => {
       let queue: MessageQueue | undefined;
-      const timer: Subscription = scheduler.schedule(() => {
-        subscriber.error(new NetError('TIMEOUT', `no handshake within ${timeout} ms`, { limit: 'handshakeTimeout', max: timeout }));
-      }, timeout);
+      // Infinity: no timer here (the node keeps one deadline for the whole start of a connection).
+      const timer: Subscription | undefined =
+        timeout === Number.POSITIVE_INFINITY
+          ? undefined
+          : scheduler.schedule(() => subscriber.error(deadlineError(timeout, 'no handshake arrived')), timeout);
       const subscription = source.subscribe({
         next(value) {
           if (queue) {
@@ -86,7 +88,7 @@ export function handshake<I = unknown, N = unknown>(config: HandshakeConfig<I, N
             }
             return;
           }
-          timer.unsubscribe();
+          timer?.unsubscribe();
           let result: ReturnType<typeof parse<I, N>>;
           try {
             result = parse(value, validateInit, validateNodeId);
@@ -124,7 +126,7 @@ export function handshake<I = unknown, N = unknown>(config: HandshakeConfig<I, N
         },
       });
       return () => {
-        timer.unsubscribe();
+        timer?.unsubscribe();
         subscription.unsubscribe();
         queue?.end();
       };

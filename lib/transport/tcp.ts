@@ -1,82 +1,142 @@
 import { lookup } from 'node:dns/promises';
 import { connect as netConnect, createServer, isIP, type Server, type Socket } from 'node:net';
-import { Observable, type SchedulerLike } from 'rxjs';
-import { NetError, type NetErrorCode } from '../errors.js';
-
-/** An address: `"host:port"`, `"[v6]:port"`, or `{ host, port }`. Port 0 takes a free port. */
-export type Address = string | { readonly host: string; readonly port: number };
-
-/** A parsed {@link Address}. */
-export interface HostPort {
-  readonly host: string;
-  readonly port: number;
-}
+import { Observable, type Subscriber } from 'rxjs';
+import { NetError, streamError, type NetErrorCode } from '../errors.js';
+import { formatAddress } from './address.js';
+import type { ByteStream, Listener, Transport } from './Transport.js';
 
 /**
- * Parses an {@link Address}; throws a `NetError` with `code` (`OPEN_ERROR`
- * for `listen`, `CONNECTION_ERROR` for `connect`) when it is malformed.
+ * How long (ms) a stream may read in a row before it lets the event loop
+ * turn, once it has read at least {@link READ_SLICE_BYTES} since it last did.
+ * Once the kernel's receive buffer has grown under a flood, libuv hands a
+ * socket up to 32 reads of 64 KiB in one turn: 2 MiB of small messages,
+ * measured at 50-70 ms during which every timer and every other connection
+ * waits. After a slice the stream pauses and resumes on the next turn
+ * (`setImmediate`: this is event-loop fairness, not a timer, so it is not on
+ * the node's scheduler). The byte floor keeps light traffic from pausing.
  */
-export function parseAddress(address: Address, code: NetErrorCode): HostPort {
-  let host: string;
-  let port: number;
-  if (typeof address === 'string') {
-    const match = /^\[([^\]]+)\]:(\d+)$/.exec(address) ?? /^([^:[\]]+):(\d+)$/.exec(address);
-    if (!match) throw new NetError(code, `invalid address ${JSON.stringify(address)}: expected "host:port" or "[v6]:port"`, { address });
-    host = match[1]!;
-    port = Number(match[2]);
-  } else if (typeof address === 'object' && (address as unknown) !== null && typeof address.host === 'string') {
-    host = address.host.startsWith('[') && address.host.endsWith(']') ? address.host.slice(1, -1) : address.host;
-    port = address.port;
-  } else {
-    throw new NetError(code, `invalid address ${describeValue(address)}: expected "host:port" or { host, port }`);
+const READ_SLICE_MS = 10;
+const READ_SLICE_BYTES = 64 * 1024;
+
+/**
+ * The accept queue asked of the kernel (capped by net.core.somaxconn): with
+ * the default, a burst of connects overflowed it here and clients waited 1 s
+ * for a SYN retransmit.
+ */
+const LISTEN_BACKLOG = 4096;
+
+/** Plain TCP (`"host:port"`, `tcp://host:port`): the Rust crate's transport. The only file that imports `node:net`. */
+export const tcpTransport: Transport = {
+  async connect(endpoint, signal) {
+    const host = await resolveHost(endpoint.host, 'CONNECTION_ERROR');
+    return new TcpStream(await openSocket(host, endpoint.port, signal));
+  },
+  async listen(endpoint, onStream) {
+    const host = await resolveHost(endpoint.host, 'OPEN_ERROR');
+    const server = await listenOn(host, endpoint.port, (socket) => onStream(new TcpStream(socket)));
+    return {
+      address: serverAddress(server),
+      close: () => new Promise<void>((resolve) => server.close(() => resolve())),
+    } satisfies Listener;
+  },
+};
+
+/** A `net.Socket` as a {@link ByteStream}, reading in slices (see {@link READ_SLICE_MS}). */
+export class TcpStream implements ByteStream {
+  readonly remoteAddress: string;
+  readonly chunks$: Observable<Uint8Array>;
+  onDrain: (() => void) | undefined;
+  /** The one reader (one listener per socket event, whoever reads: lighter than a listener set each). */
+  private reader: Subscriber<Uint8Array> | undefined;
+  private failure: NetError | undefined;
+  private ended = false;
+  private whenClosed: Promise<NetError | undefined> | undefined;
+  private onClosed: ((error: NetError | undefined) => void) | undefined;
+  /** Paused by the owner; a slice's resume must not undo it. */
+  private paused = false;
+  private yielding: ReturnType<typeof setImmediate> | undefined;
+  private sliceBytes = 0;
+  private sliceStart = performance.now();
+
+  constructor(private readonly socket: Socket) {
+    this.remoteAddress = remoteAddressOf(socket);
+    socket.setNoDelay(true);
+    socket.on('data', (chunk: Buffer) => {
+      this.slice(chunk.length);
+      this.reader?.next(chunk);
+    });
+    socket.on('end', () => this.reader?.complete());
+    // Always listened to: an error with nobody reading must never be an uncaught 'error' event.
+    socket.on('error', (error) => {
+      this.failure ??= streamError(error, this.remoteAddress);
+      this.reader?.error(this.failure);
+    });
+    socket.on('close', () => {
+      this.ended = true;
+      this.reader?.complete();
+      this.onClosed?.(this.failure);
+    });
+    socket.on('drain', () => this.onDrain?.());
+    this.chunks$ = new Observable<Uint8Array>((subscriber) => {
+      this.reader = subscriber;
+      return () => {
+        if (this.reader === subscriber) this.reader = undefined;
+      };
+    });
   }
-  if (!(Number.isInteger(port) && port >= 0 && port <= 65535) || host === '') {
-    throw new NetError(code, `invalid address ${formatAddress(host, port)}: port must be 0-65535`, { address: formatAddress(host, port) });
+
+  get closed(): Promise<NetError | undefined> {
+    // Made when first asked for (at close): most streams never need it before they end.
+    return (this.whenClosed ??= this.ended
+      ? Promise.resolve(this.failure)
+      : new Promise((resolve) => {
+          this.onClosed = resolve;
+        }));
   }
-  return { host, port };
-}
 
-/** `"host:port"`, with IPv6 in brackets and IPv4-mapped IPv6 (`::ffff:a.b.c.d`) as plain IPv4. */
-export function formatAddress(host: string, port: number): string {
-  const mapped = /^::ffff:(\d+\.\d+\.\d+\.\d+)$/i.exec(host);
-  if (mapped) return `${mapped[1]}:${port}`;
-  return host.includes(':') ? `[${host}]:${port}` : `${host}:${port}`;
-}
-
-/** Resolves a host name to one IP literal (`localhost` -> `127.0.0.1` or `::1`). */
-export async function resolveHost(host: string, code: NetErrorCode): Promise<string> {
-  if (isIP(host) !== 0) return host;
-  try {
-    return (await lookup(host)).address;
-  } catch (error) {
-    throw new NetError(code, `cannot resolve host ${host}`, { cause: error, address: host });
+  get writable(): boolean {
+    return !this.socket.destroyed && !this.socket.writableEnded;
   }
-}
 
-/** The address a server is bound to, formatted. */
-export function serverAddress(server: Server): string {
-  const bound = server.address();
-  if (bound === null || typeof bound === 'string') throw new NetError('OPEN_ERROR', 'the server has no TCP address');
-  return formatAddress(bound.address, bound.port);
-}
+  get queuedBytes(): number {
+    return this.socket.writableLength;
+  }
 
-/** The peer's address of a connected socket, formatted (`"?"` when the socket is already gone). */
-export function remoteAddressOf(socket: Socket): string {
-  return socket.remoteAddress !== undefined && socket.remotePort !== undefined
-    ? formatAddress(socket.remoteAddress, socket.remotePort)
-    : '?';
-}
+  write(bytes: Uint8Array): void {
+    if (this.writable) this.socket.write(bytes);
+  }
 
-/** Maps a socket error to its `NetError`: resets are `CONNECTION_ABORTED`, the rest `CONNECTION_ERROR`. */
-export function socketError(error: unknown, address: string): NetError {
-  if (error instanceof NetError) return error;
-  const code = (error as { code?: unknown }).code;
-  const aborted = code === 'ECONNRESET' || code === 'EPIPE' || code === 'ECONNABORTED' || code === 'ETIMEDOUT';
-  const detail = error instanceof Error ? error.message : String(error);
-  return new NetError(aborted ? 'CONNECTION_ABORTED' : 'CONNECTION_ERROR', `connection to ${address} failed: ${detail}`, {
-    cause: error,
-    address,
-  });
+  end(): void {
+    this.socket.end();
+  }
+
+  destroy(): void {
+    if (this.yielding !== undefined) clearImmediate(this.yielding);
+    this.socket.destroy();
+  }
+
+  pause(): void {
+    this.paused = true;
+    this.socket.pause();
+  }
+
+  resume(): void {
+    this.paused = false;
+    if (this.yielding === undefined) this.socket.resume();
+  }
+
+  private slice(length: number): void {
+    if ((this.sliceBytes += length) < READ_SLICE_BYTES) return;
+    const now = performance.now();
+    if (now - this.sliceStart < READ_SLICE_MS || this.yielding !== undefined) return;
+    this.socket.pause();
+    this.yielding = setImmediate(() => {
+      this.yielding = undefined;
+      this.sliceBytes = 0;
+      this.sliceStart = performance.now();
+      if (!this.paused) this.socket.resume();
+    });
+  }
 }
 
 /**
@@ -107,45 +167,52 @@ export function fromSocket(socket: Socket): Observable<Uint8Array> {
       subscriber.next(typeof chunk === 'string' ? Buffer.from(chunk) : chunk);
     };
     const onEnd = (): void => subscriber.complete();
-    const onError = (error: Error): void => subscriber.error(socketError(error, remoteAddressOf(socket)));
-    const onClose = (): void => subscriber.complete();
+    const onError = (error: Error): void => subscriber.error(streamError(error, remoteAddressOf(socket)));
     socket.on('data', onData);
     socket.on('end', onEnd);
     socket.on('error', onError);
-    socket.on('close', onClose);
+    socket.on('close', onEnd);
     return () => {
       socket.off('data', onData);
       socket.off('end', onEnd);
       socket.off('error', onError);
-      socket.off('close', onClose);
+      socket.off('close', onEnd);
     };
   });
 }
 
-/**
- * The accept queue asked of the kernel (capped by net.core.somaxconn): with
- * the default, a burst of connects overflowed it here and clients waited 1 s
- * for a SYN retransmit.
- */
-const LISTEN_BACKLOG = 4096;
+/** Resolves a host name to one IP literal (`localhost` -> `127.0.0.1` or `::1`). */
+async function resolveHost(host: string, code: NetErrorCode): Promise<string> {
+  if (isIP(host) !== 0) return host;
+  try {
+    return (await lookup(host)).address;
+  } catch (error) {
+    throw new NetError(code, `cannot resolve host ${host}`, { cause: error, address: host });
+  }
+}
 
-/**
- * Binds a TCP server (Node only). Resolves once it listens; rejects with
- * `OPEN_ERROR` (port in use, address not available...).
- */
-export function listenOn(target: HostPort, onConnection: (socket: Socket) => void): Promise<Server> {
+/** The peer's address of a connected socket, formatted (`"?"` when the socket is already gone). */
+function remoteAddressOf(socket: Socket): string {
+  return socket.remoteAddress !== undefined && socket.remotePort !== undefined
+    ? formatAddress(socket.remoteAddress, socket.remotePort)
+    : '?';
+}
+
+function serverAddress(server: Server): string {
+  const bound = server.address();
+  if (bound === null || typeof bound === 'string') throw new NetError('OPEN_ERROR', 'the server has no TCP address');
+  return formatAddress(bound.address, bound.port);
+}
+
+function listenOn(host: string, port: number, onConnection: (socket: Socket) => void): Promise<Server> {
+  const address = formatAddress(host, port);
   return new Promise((resolve, reject) => {
     const server = createServer({ noDelay: true }, onConnection);
     const onError = (error: Error): void => {
-      reject(
-        new NetError('OPEN_ERROR', `cannot listen on ${formatAddress(target.host, target.port)}: ${error.message}`, {
-          cause: error,
-          address: formatAddress(target.host, target.port),
-        }),
-      );
+      reject(new NetError('OPEN_ERROR', `cannot listen on ${address}: ${error.message}`, { cause: error, address }));
     };
     server.once('error', onError);
-    server.listen({ host: target.host, port: target.port, ipv6Only: target.host.includes(':'), backlog: LISTEN_BACKLOG }, () => {
+    server.listen({ host, port, ipv6Only: host.includes(':'), backlog: LISTEN_BACKLOG }, () => {
       server.off('error', onError);
       // Accept errors (EMFILE...) must not crash the process; the listener stays up.
       server.on('error', () => undefined);
@@ -154,48 +221,25 @@ export function listenOn(target: HostPort, onConnection: (socket: Socket) => voi
   });
 }
 
-/**
- * Opens a TCP connection (Node only). Rejects with `CONNECTION_ERROR`
- * (refused, unreachable) or `TIMEOUT` after `timeout` ms.
- */
-export function openSocket(target: HostPort, timeout: number, scheduler: SchedulerLike): Promise<Socket> {
-  const address = formatAddress(target.host, target.port);
+function openSocket(host: string, port: number, signal: AbortSignal): Promise<Socket> {
+  const address = formatAddress(host, port);
   return new Promise((resolve, reject) => {
-    const socket = netConnect({ host: target.host, port: target.port, noDelay: true });
-    const timer = scheduler.schedule(() => {
+    if (signal.aborted) return reject(signal.reason as Error);
+    const socket = netConnect({ host, port, noDelay: true });
+    const onAbort = (): void => {
       socket.destroy();
-      reject(
-        new NetError('TIMEOUT', `connecting to ${address} took longer than ${timeout} ms`, {
-          address,
-          limit: 'handshakeTimeout',
-          max: timeout,
-        }),
-      );
-    }, timeout);
+      reject(signal.reason as Error);
+    };
     const onError = (error: Error): void => {
-      timer.unsubscribe();
+      signal.removeEventListener('abort', onAbort);
       reject(new NetError('CONNECTION_ERROR', `cannot connect to ${address}: ${error.message}`, { cause: error, address }));
     };
+    signal.addEventListener('abort', onAbort, { once: true });
     socket.once('error', onError);
     socket.once('connect', () => {
-      timer.unsubscribe();
+      signal.removeEventListener('abort', onAbort);
       socket.off('error', onError);
-      // Until its connection listens, an error must not be an uncaught 'error' event.
-      socket.on('error', ignore);
       resolve(socket);
     });
   });
-}
-
-/** A socket error listener that keeps an error from crashing the process; the real handling is elsewhere. */
-export function ignore(): void {}
-
-/** A short description of a value for an error message (JSON where possible). */
-export function describeValue(value: unknown): string {
-  try {
-    const text = JSON.stringify(value, (_key, item: unknown) => (typeof item === 'bigint' ? `${item}n` : item)) as string | undefined;
-    return text ?? String(value);
-  } catch {
-    return Object.prototype.toString.call(value);
-  }
 }

@@ -123,6 +123,18 @@ describe('decode limits', () => {
     }
   });
 
+  it('maxObjects: at the default limits, a 4 MiB value of maps that go dictionary then fast again is refused', () => {
+    // Each map: key 1024 (a dictionary), 86 small keys (dense: back to a flat array), 2047 and 3321 (growth): 39 KiB of heap.
+    const keys = [1024, ...Array.from({ length: 86 }, (_, i) => i), 2047, 3321];
+    const map = [0xde, 0, keys.length];
+    for (const k of keys) map.push(...(k < 128 ? [k] : [0xcd, k >> 8, k & 0xff]), 0xc0);
+    const n = Math.floor((4 * 2 ** 20 - 5) / map.length);
+    const value = new Uint8Array(5 + n * map.length);
+    value.set([0xdd, n >>> 24, (n >>> 16) & 0xff, (n >>> 8) & 0xff, n & 0xff]);
+    for (let i = 0; i < n; i++) value.set(map, 5 + i * map.length);
+    expect(limitOf(value).limit).toBe('maxObjects');
+  });
+
   it('maxObjects: the budget is per value', () => {
     const values: unknown[] = [];
     const decoder = new FrameDecoder({ maxObjects: 2 });

@@ -1,0 +1,60 @@
+import type { Observable } from 'rxjs';
+import type { NetError } from '../errors.js';
+import type { Endpoint } from './address.js';
+
+/**
+ * What a connection needs from a byte pipe: the seam every transport (TCP
+ * today; TLS and WebSocket next) implements. The node sees nothing else of
+ * the socket under it. Browser-safe (types only).
+ */
+export interface ByteStream {
+  /** The peer's address, `"host:port"` (`"?"` when the transport cannot tell). */
+  readonly remoteAddress: string;
+  /**
+   * The bytes received, in chunks; subscribe once. Completes on the peer's
+   * orderly end of stream (FIN); errors with a `NetError`
+   * (`CONNECTION_ABORTED` for a reset, else `CONNECTION_ERROR`).
+   * Unsubscribing stops listening; the stream stays open.
+   */
+  readonly chunks$: Observable<Uint8Array>;
+  /** Queues `bytes` after what is queued; a no-op once {@link writable} is false. */
+  write(bytes: Uint8Array): void;
+  /** Whether {@link write} still sends (false once ended or destroyed). */
+  readonly writable: boolean;
+  /** Bytes written and not yet handed to the operating system. */
+  readonly queuedBytes: number;
+  /** Called each time the queue has drained (set by the one writer of the stream). */
+  onDrain: (() => void) | undefined;
+  /** Ends our side in order after what is queued (FIN); the peer's side is still read. */
+  end(): void;
+  /** Closes both directions at once, dropping what is queued (a reset where the transport has one). */
+  destroy(): void;
+  /** Stops reading, so that backpressure reaches the peer. */
+  pause(): void;
+  /** Reads again. */
+  resume(): void;
+  /** Settles once both directions are closed: with the error met on the way (writing the last bytes), if any. Never rejects. */
+  readonly closed: Promise<NetError | undefined>;
+}
+
+/** A bound listening socket of a transport. */
+export interface Listener {
+  /** The bound address, `"host:port"` with the actual port. */
+  readonly address: string;
+  /** Stops accepting; resolves once closed. Open streams are left to their owners. */
+  close(): Promise<void>;
+}
+
+/** Opens streams to an endpoint, and listens for them. */
+export interface Transport {
+  /**
+   * Opens a stream. Rejects with `CONNECTION_ERROR` (refused, unreachable,
+   * a failed TLS or WebSocket handshake...), or with the signal's reason once
+   * it is aborted (the node aborts at its handshake deadline).
+   */
+  connect(endpoint: Endpoint, signal: AbortSignal): Promise<ByteStream>;
+  /** Binds a listener; rejects with `OPEN_ERROR`. Each accepted stream goes to `onStream`. */
+  listen(endpoint: Endpoint, onStream: (stream: ByteStream) => void): Promise<Listener>;
+}
+
+export type { Endpoint };
