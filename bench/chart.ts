@@ -1,5 +1,5 @@
 // The benchmark result as a small SVG bar chart: msgpacknet/raw per row, with the target marked.
-import type { BenchResult } from './run.js';
+import type { BenchResult } from './types.js';
 
 export function chart(result: BenchResult): string {
   const rows = [

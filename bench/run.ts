@@ -4,59 +4,20 @@
 import { spawn, type ChildProcessWithoutNullStreams } from 'node:child_process';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { createInterface } from 'node:readline';
+import { parseArgs } from 'node:util';
 import { fileURLToPath } from 'node:url';
 import { chart } from './chart.js';
 import { PAYLOADS, type PayloadKind } from './payloads.js';
+import type { BenchOptions, BenchResult, ScaleRun, Throughput, ThroughputRow } from './types.js';
 
-export interface BenchOptions {
-  /** Shorter runs, fewer repetitions, 1k connections only: under a minute. */
-  readonly quick?: boolean;
-  /** A few seconds in all: only checks that the benchmark runs (its figures mean little). */
-  readonly smoke?: boolean;
-  /** Where to write `latest.json` and `latest.svg`. @default bench/results */
-  readonly outDir?: string;
-  /** Called before each step with the step's name, its index and the step count. */
-  readonly onProgress?: (step: string, index: number, total: number) => void;
-}
-
-/** One implementation's throughput figures: peak RSS of the receiving and the sending process, in MB. */
-export interface Throughput {
-  readonly msgsPerSec: number;
-  readonly mbPerSec: number;
-  readonly recvRssMb: number;
-  readonly sendRssMb: number;
-  readonly stallMs: number;
-  /** The same after the first second (warm-up) of the run; NaN (null in JSON) for a shorter run. */
-  readonly steadyStallMs: number;
-}
-
-export interface ThroughputRow {
-  readonly kind: PayloadKind;
-  readonly mpn: Throughput;
-  readonly raw: Throughput;
-  readonly ratio: number;
-  readonly target: number;
-}
-
-export interface BenchResult {
-  readonly when: string;
-  readonly quick: boolean;
-  readonly node: string;
-  readonly throughput: ThroughputRow[];
-  readonly pingPong: { mpn: { p50: number; p99: number }; raw: { p50: number; p99: number }; ratioP50: number };
-  readonly scale: { connections: number; mpn: ScaleRun; raw: ScaleRun }[];
-}
-
-interface ScaleRun {
-  establishSeconds: number;
-  rssPerConnection: number;
-  fanoutMsgsPerSec: number;
-}
+export type { BenchOptions, BenchResult } from './types.js';
 
 type Line = Record<string, unknown>;
 
 const TARGETS: Record<PayloadKind, number> = { tiny: 0.7, small: 0.7, '1k': 0.85, '64k': 0.9 };
 const WORKER = fileURLToPath(new URL('./worker.js', import.meta.url));
+/** bench/results of this checkout (run.js is built to dist/bench/), wherever it is run from. */
+const DEFAULT_OUT = fileURLToPath(new URL('../../bench/results', import.meta.url));
 
 /** A worker process and its JSON lines. */
 class Worker {
@@ -152,14 +113,15 @@ export async function runBench(options: BenchOptions = {}): Promise<BenchResult>
   // processes moves p50 by tens of percent): more, shorter repetitions for a steadier median.
   const pingReps = smoke ? 1 : quick ? 3 : 9;
   const pings = smoke ? 200 : quick ? 3000 : 10_000;
-  const sizes = smoke ? [100] : quick ? [1000] : [1000, 10_000];
+  const scaleOnly = options.scaleOnly;
+  const sizes = scaleOnly ?? (smoke ? [100] : quick ? [1000] : [1000, 10_000]);
   const rounds = 20;
-  const total = reps * PAYLOADS.length * 2 + pingReps * 2 + sizes.length * 2;
+  const total = (scaleOnly ? 0 : reps * PAYLOADS.length * 2 + pingReps * 2) + sizes.length * 2;
   let step = 0;
   const progress = (name: string): void => options.onProgress?.(name, step++, total);
 
   const runs = new Map<string, Throughput[]>();
-  for (let rep = 0; rep < reps; rep++) {
+  for (let rep = 0; rep < (scaleOnly ? 0 : reps); rep++) {
     for (const kind of PAYLOADS) {
       // Interleaved, alternating which goes first, so drift on the machine hits both.
       for (const impl of rep % 2 === 0 ? (['mpn', 'raw'] as const) : (['raw', 'mpn'] as const)) {
@@ -169,7 +131,7 @@ export async function runBench(options: BenchOptions = {}): Promise<BenchResult>
       }
     }
   }
-  const throughputRows = PAYLOADS.map((kind): ThroughputRow => {
+  const throughputRows = (scaleOnly ? [] : PAYLOADS).map((kind): ThroughputRow => {
     const pick = (impl: string): Throughput => {
       const list = runs.get(`${kind}/${impl}`)!;
       return {
@@ -188,7 +150,7 @@ export async function runBench(options: BenchOptions = {}): Promise<BenchResult>
   });
 
   const pings50: { mpn: { p50: number; p99: number }[]; raw: { p50: number; p99: number }[] } = { mpn: [], raw: [] };
-  for (let rep = 0; rep < pingReps; rep++) {
+  for (let rep = 0; rep < (scaleOnly ? 0 : pingReps); rep++) {
     for (const impl of rep % 2 === 0 ? (['mpn', 'raw'] as const) : (['raw', 'mpn'] as const)) {
       progress(`ping-pong ${impl === 'mpn' ? 'msgpacknet' : 'raw'} (${rep + 1}/${pingReps})`);
       pings50[impl].push(await pingPong(impl, pings));
@@ -221,7 +183,7 @@ export async function runBench(options: BenchOptions = {}): Promise<BenchResult>
     pingPong: pingPongResult,
     scale: scaleRuns,
   };
-  const outDir = options.outDir ?? 'bench/results';
+  const outDir = options.outDir ?? DEFAULT_OUT;
   mkdirSync(outDir, { recursive: true });
   writeFileSync(`${outDir}/latest.json`, `${JSON.stringify(result, null, 2)}\n`);
   writeFileSync(`${outDir}/latest.svg`, chart(result));
@@ -260,16 +222,30 @@ export function table(result: BenchResult): string {
 }
 
 if (process.argv[1] === fileURLToPath(import.meta.url)) {
-  const quick = process.argv.includes('--quick');
-  const tty = process.stderr.isTTY;
-  const result = await runBench({
-    quick,
-    onProgress: (name, index, total) => {
-      if (tty) process.stderr.write(`\r\x1b[K[${index + 1}/${total}] ${name}`);
-      else process.stderr.write(`[${index + 1}/${total}] ${name}\n`);
+  const { values } = parseArgs({
+    options: {
+      quick: { type: 'boolean' },
+      smoke: { type: 'boolean' },
+      out: { type: 'string' },
+      scale: { type: 'string' },
     },
   });
-  if (tty) process.stderr.write('\r\x1b[K');
+  const tty = process.stderr.isTTY;
+  const width = 30;
+  const result = await runBench({
+    quick: values.quick ?? false,
+    smoke: values.smoke ?? false,
+    ...(values.out === undefined ? {} : { outDir: values.out }),
+    ...(values.scale === undefined ? {} : { scaleOnly: values.scale.split(',').map(Number) }),
+    onProgress: (name, index, total) => {
+      if (tty) {
+        const done = Math.round((index / total) * width);
+        process.stderr.write(`\r\x1b[K[${'#'.repeat(done)}${'.'.repeat(width - done)}] ${index + 1}/${total} ${name}`);
+      } else process.stderr.write(`[${index + 1}/${total}] ${name}\n`);
+    },
+  });
+  if (tty) process.stderr.write(`\r\x1b[K[${'#'.repeat(width)}] done\n`);
   console.log(table(result));
-  console.log('\nwritten: bench/results/latest.json, bench/results/latest.svg');
+  const out = values.out ?? DEFAULT_OUT;
+  console.log(`\nwritten: ${out}/latest.json, ${out}/latest.svg`);
 }

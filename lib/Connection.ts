@@ -140,13 +140,7 @@ export class Connection<M, N, I> {
           maxPending: config.maxPendingMessages,
         }),
       )
-      .subscribe({
-        next: (result) => this.guard(() => this.onHandshake(result)),
-        error: (error: unknown) => this.fail(error),
-        // Before the handshake the operator errors instead. After it, the end of the stream reaches
-        // `messages`: while pending, the peer's FIN (a half-close) waits for the decision.
-        complete: () => undefined,
-      });
+      .subscribe(new RequestObserver(this));
   }
 
   /** Is the connection registered and usable? */
@@ -284,34 +278,45 @@ export class Connection<M, N, I> {
     const messages = this.handshakeResult?.messages;
     if (!messages) return;
     this.handshakeResult = undefined;
-    const { validateMessage } = this.config;
-    this.messages = messages.subscribe({
-      next: (value) => {
-        // Inline rather than through guard(): no closure per message on the hot path.
-        try {
-          let message = value as M;
-          if (validateMessage !== undefined) {
-            const checked = validate(validateMessage, value);
-            if (!checked.ok) {
-              this.fail(
-                new NetError('READ_ERROR', `invalid message from ${this.remoteAddress}: ${checked.reason}`, {
-                  nodeId: this.nodeId,
-                  address: this.remoteAddress,
-                }),
-              );
-              return;
-            }
-            message = checked.value;
-          }
-          this.sink.message(this, message);
-        } catch (error) {
-          this.fail(this.guardError(error));
+    this.messages = messages.subscribe(new MessageObserver(this));
+  }
+
+  /** @internal One message from the peer: validated, then handed to the node. */
+  onMessage(value: unknown): void {
+    try {
+      const { validateMessage } = this.config;
+      let message = value as M;
+      if (validateMessage !== undefined) {
+        const checked = validate(validateMessage, value);
+        if (!checked.ok) {
+          this.fail(
+            new NetError('READ_ERROR', `invalid message from ${this.remoteAddress}: ${checked.reason}`, {
+              nodeId: this.nodeId,
+              address: this.remoteAddress,
+            }),
+          );
+          return;
         }
-      },
-      error: (error: unknown) => this.fail(error),
-      // The peer's FIN: the end of a draining close keeps the reason it was closed for.
-      complete: () => this.end(this.closeReason ?? 'remote-closed', undefined),
-    });
+        message = checked.value;
+      }
+      this.sink.message(this, message);
+    } catch (error) {
+      this.fail(this.guardError(error));
+    }
+  }
+
+  /** @internal The peer's FIN after its messages: the end of a draining close keeps the reason it was closed for. */
+  onEnd(): void {
+    this.end(this.closeReason ?? 'remote-closed', undefined);
+  }
+
+  /** @internal The handshake arrived (anything it throws ends this connection, never the process). */
+  onRequest(result: Handshake<I, N>): void {
+    try {
+      this.onHandshake(result);
+    } catch (error) {
+      this.fail(this.guardError(error));
+    }
   }
 
   /** After each chunk was decoded: counts it, charges its heap; while pending, holds reading beyond the budget. */
@@ -335,20 +340,12 @@ export class Connection<M, N, I> {
     this.deadline = undefined;
   }
 
-  /** Runs a step of the read path; anything it throws ends this connection, never the process. */
-  private guard(step: () => void): void {
-    try {
-      step();
-    } catch (error) {
-      this.fail(this.guardError(error));
-    }
-  }
-
   private guardError(error: unknown): NetError {
     return toNetError(error, 'CONNECTION_ERROR', `handling data from ${this.remoteAddress} failed`, { address: this.remoteAddress });
   }
 
-  private fail(error: unknown): void {
+  /** @internal Ends it with the failure behind it (a `TIMEOUT` for idle is reason `'idle'`). */
+  fail(error: unknown): void {
     if (this.state === 'ended') return;
     const netError = toNetError(error, 'CONNECTION_ERROR', `connection to ${this.remoteAddress} failed`, { address: this.remoteAddress });
     const reason: DisconnectReason = netError.code === 'TIMEOUT' && netError.limit === 'idleTimeout' ? 'idle' : 'error';
@@ -404,4 +401,43 @@ export function handshakeLimits(config: { readonly maxHandshakeBytes: number; re
 } {
   const { maxHandshakeBytes, limits } = config;
   return { maxValueBytes: maxHandshakeBytes, maxObjects: Math.min(limits.maxObjects, Math.max(16, Math.ceil(maxHandshakeBytes / 64))) };
+}
+
+/**
+ * The observer of a connection's request stream (`readFrames -> handshake`):
+ * a class rather than an object of closures, because a node holds one per
+ * connection. Before the handshake the operator errors on a failure; after
+ * it, the end of the stream reaches the messages (while pending, the peer's
+ * FIN is a half-close that waits for the decision), so `complete` has
+ * nothing to do.
+ */
+class RequestObserver<M, N, I> {
+  constructor(private readonly connection: Connection<M, N, I>) {}
+
+  next(result: Handshake<I, N>): void {
+    this.connection.onRequest(result);
+  }
+
+  error(error: unknown): void {
+    this.connection.fail(error);
+  }
+
+  complete(): void {}
+}
+
+/** The observer of an accepted connection's messages. */
+class MessageObserver<M, N, I> {
+  constructor(private readonly connection: Connection<M, N, I>) {}
+
+  next(message: unknown): void {
+    this.connection.onMessage(message);
+  }
+
+  error(error: unknown): void {
+    this.connection.fail(error);
+  }
+
+  complete(): void {
+    this.connection.onEnd();
+  }
 }

@@ -5,6 +5,19 @@ import type { ByteStream } from './transport/Transport.js';
 
 const resolved = Promise.resolve();
 
+/**
+ * Writers with something to flush, flushed together in one promise job per
+ * turn (after the sends of the turn): one job for any number of connections,
+ * and no flush closure per connection.
+ */
+let due: Writer[] = [];
+
+function flushDue(): void {
+  const writers = due;
+  due = [];
+  for (const writer of writers) writer.flush();
+}
+
 /** Options of {@link Writer}. */
 export interface WriterConfig extends EncoderConfig {
   /** Bytes queued above which the connection reports itself not writable. */
@@ -38,7 +51,6 @@ export class Writer {
     private readonly config: WriterConfig,
   ) {
     this.encoder = new Encoder(config);
-    stream.onDrain = () => this.update();
   }
 
   /** Bytes queued: encoded, or handed to the stream and not yet to the operating system. */
@@ -77,7 +89,7 @@ export class Writer {
       this.scheduled = true;
       // A promise job, not queueMicrotask: Node wraps each queueMicrotask callback in an
       // AsyncResource, which cost more than the rest of a one-message send here.
-      void resolved.then(this.flushTask);
+      if (due.push(this) === 1) void resolved.then(flushDue);
     }
   }
 
@@ -94,7 +106,6 @@ export class Writer {
   /** Completes `writable$`; no more changes are reported. */
   dispose(): void {
     this.disposed = true;
-    this.stream.onDrain = undefined;
     const watchers = this.watchers ?? [];
     this.watchers = undefined;
     for (const watcher of watchers) watcher.complete();
@@ -102,12 +113,12 @@ export class Writer {
 
   private update(): void {
     this.streamQueued = this.stream.queuedBytes;
+    // While bytes wait in the stream, hear when they are gone (the writable state and the queue limit need it).
+    if (this.streamQueued > 0 && !this.disposed) this.stream.whenDrained(() => this.update());
     const writable = this.queuedBytes < this.config.highWaterMark;
     if (writable === this.writableState || this.disposed) return;
     this.writableState = writable;
     this.config.onWritableChange(writable);
     if (this.watchers) for (const watcher of [...this.watchers]) watcher.next(writable);
   }
-
-  private readonly flushTask = (): void => this.flush();
 }

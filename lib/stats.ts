@@ -16,22 +16,23 @@
  * ```
  */
 export class DecayingRate {
-  private readonly decayPerMs: number;
-  private readonly gain: number;
   private value = 0;
-  private at = 0;
+  /** When the rate was last brought up to date (ms); kept as the caller gave it. */
+  protected at: number;
 
   /** @param halfLife ms after which an old byte's weight has halved; must be positive. */
-  constructor(halfLife: number) {
+  constructor(
+    private readonly halfLife: number,
+    now = 0,
+  ) {
     if (!(halfLife > 0 && Number.isFinite(halfLife))) throw new TypeError(`halfLife must be a positive number of ms, got ${halfLife}`);
-    this.decayPerMs = Math.LN2 / halfLife;
-    // bytes per ms -> bytes per s
-    this.gain = (1000 * Math.LN2) / halfLife;
+    this.at = now;
   }
 
   /** Records `bytes` at time `now` (ms). */
   add(bytes: number, now: number): void {
-    this.value = this.decayed(now) + bytes * this.gain;
+    // bytes per ms -> bytes per s; the factors are computed here rather than kept: a node holds two rates a connection.
+    this.value = this.decayed(now) + (bytes * 1000 * Math.LN2) / this.halfLife;
     this.at = Math.max(now, this.at);
   }
 
@@ -42,7 +43,7 @@ export class DecayingRate {
 
   private decayed(now: number): number {
     const elapsed = now - this.at;
-    return elapsed > 0 ? this.value * Math.exp(-elapsed * this.decayPerMs) : this.value;
+    return elapsed > 0 ? this.value * Math.exp((-elapsed * Math.LN2) / this.halfLife) : this.value;
   }
 }
 
@@ -79,23 +80,20 @@ export interface NodeStats<N = unknown> {
 export class TrafficCounter extends DecayingRate {
   /** Bytes so far. */
   total = 0;
-  /** When the last bytes went through (ms); the creation time before any. */
-  last: number;
-
-  constructor(halfLife: number, now: number) {
-    super(halfLife);
-    this.last = now;
-  }
 
   /** Records `bytes` at `now`. */
   override add(bytes: number, now: number): void {
     this.total += bytes;
-    this.last = now;
     super.add(bytes, now);
+  }
+
+  /** When the last bytes went through (ms); the creation time before any. */
+  get last(): number {
+    return this.at;
   }
 
   /** ms since the last transfer. */
   idle(now: number): number {
-    return Math.max(0, now - this.last);
+    return Math.max(0, now - this.at);
   }
 }

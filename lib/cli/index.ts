@@ -1,5 +1,5 @@
 #!/usr/bin/env node
-// The msgpacknet command-line tool: run nodes, send messages, benchmark, demo.
+// The msgpacknet command-line tool: run nodes, send messages, demo.
 import { parseArgs, type ParseArgsConfig } from 'node:util';
 import { NetError } from '../errors.js';
 import { randomNodeId } from '../nodeId.js';
@@ -16,7 +16,6 @@ commands:
   listen [ADDRESS]          run a node that listens (default 127.0.0.1:0)
   connect ADDRESS           run a node that connects to ADDRESS
   send ADDRESS JSON...      connect, send each JSON value, wait for the flush, exit
-  bench [--quick]           the benchmark: msgpacknet against raw net + @msgpack/msgpack
   demo [--seconds N]        a few nodes in a mesh on loopback, with a live view
 
 Run "msgpacknet <command> --help" for a command's options. --verbose shows stack traces.`,
@@ -38,11 +37,6 @@ Runs a node connected to ADDRESS; events and stdin as for "listen". Exits when t
   send: `usage: msgpacknet send ADDRESS JSON... [--id ID] [--init JSON]
 
 Connects to ADDRESS, sends each JSON value as one message, waits until they are flushed, and exits.`,
-  bench: `usage: msgpacknet bench [--quick] [--smoke]
-
-Runs the benchmark (msgpacknet node to node against raw net + @msgpack/msgpack, separate processes).
-  --quick   under a minute
-  --smoke   a few seconds: only checks that the benchmark runs`,
   demo: `usage: msgpacknet demo [--seconds N] [--nodes N]
 
 Starts N nodes (default 4) on loopback, connects them in a mesh, sends traffic, and shows a live view
@@ -108,18 +102,6 @@ async function main(argv: string[]): Promise<number> {
         values.init === undefined ? null : parseLoose(values.init),
       );
       warn(`sent ${messages.length} message${messages.length === 1 ? '' : 's'} to ${JSON.stringify(peer)}`);
-      return 0;
-    }
-    case 'bench': {
-      const { values } = parse(rest, {
-        quick: { type: 'boolean' },
-        smoke: { type: 'boolean' },
-        help: { type: 'boolean', short: 'h' },
-        verbose: { type: 'boolean' },
-      });
-      if (values.help) return (print(HELP.bench!), 0);
-      const { bench } = await import('./bench.js');
-      await bench({ quick: values.quick ?? false, smoke: values.smoke ?? false, print });
       return 0;
     }
     case 'demo': {

@@ -1,4 +1,12 @@
-import { Observable, asyncScheduler, type OperatorFunction, type SchedulerLike, type Subscriber, type Subscription } from 'rxjs';
+import {
+  Observable,
+  asyncScheduler,
+  type OperatorFunction,
+  type SchedulerAction,
+  type SchedulerLike,
+  type Subscriber,
+  type Subscription,
+} from 'rxjs';
 import { DEFAULT_HANDSHAKE_TIMEOUT, DEFAULT_MAX_PENDING_MESSAGES } from '../defaults.js';
 import { NetError, deadlineError, limitError, toNetError } from '../errors.js';
 import { checkValidator, validate, type Validator } from '../validate.js';
@@ -70,67 +78,102 @@ export function handshake<I = unknown, N = unknown>(config: HandshakeConfig<I, N
   if (!(timeout > 0)) throw new TypeError(`timeout must be a positive number of ms, got ${timeout}`);
   if (!(Number.isSafeInteger(maxPending) && maxPending >= 0)) throw new TypeError(`maxPending must be a non-negative integer`);
 
+  const settings: Settings<I, N> = { validateInit, validateNodeId, timeout, scheduler, maxPending };
   return (source) =>
     new Observable<Handshake<I, N>>((subscriber) => {
-      let queue: MessageQueue | undefined;
-      // Infinity: no timer here (the node keeps one deadline for the whole start of a connection).
-      const timer: Subscription | undefined =
-        timeout === Number.POSITIVE_INFINITY
-          ? undefined
-          : scheduler.schedule(() => subscriber.error(deadlineError(timeout, 'no handshake arrived')), timeout);
-      const subscription = source.subscribe({
-        next(value) {
-          if (queue) {
-            if (!queue.push(value)) {
-              const error = limitError('maxPending', maxPending, maxPending + 1, 'messages waiting for accept');
-              queue.end(error);
-              subscriber.error(error);
-            }
-            return;
-          }
-          timer?.unsubscribe();
-          let result: ReturnType<typeof parse<I, N>>;
-          try {
-            result = parse(value, validateInit, validateNodeId);
-          } catch (error) {
-            // A validator that throws is a failed validation, never an exception out of the stream.
-            result = toNetError(error, 'READ_ERROR', 'the handshake validator threw');
-          }
-          if (result instanceof NetError) {
-            subscriber.error(result);
-            return;
-          }
-          const messages = new MessageQueue(maxPending);
-          queue = messages;
-          subscriber.next({
-            ...result,
-            messages: messages.observable,
-            accept: () => messages.observable,
-            reject: () => {
-              messages.end();
-              subscriber.complete();
-            },
-          });
-        },
-        error(error: unknown) {
-          if (queue) {
-            queue.end(error);
-            subscriber.complete();
-          } else subscriber.error(error);
-        },
-        complete() {
-          if (queue) {
-            queue.end();
-            subscriber.complete();
-          } else subscriber.error(new NetError('CONNECTION_ERROR', 'the stream ended before the handshake'));
-        },
-      });
+      const reader = new HandshakeReader(settings, subscriber);
+      const subscription = source.subscribe(reader);
       return () => {
-        timer?.unsubscribe();
+        reader.stop();
         subscription.unsubscribe();
-        queue?.end();
       };
     });
+}
+
+interface Settings<I, N> {
+  readonly validateInit: Validator<I> | undefined;
+  readonly validateNodeId: Validator<N> | undefined;
+  readonly timeout: number;
+  readonly scheduler: SchedulerLike;
+  readonly maxPending: number;
+}
+
+/** One subscription's state, and the observer of its source (a class: a node holds one per connection). */
+class HandshakeReader<I, N> {
+  private queue: MessageQueue | undefined;
+  private readonly timer: Subscription | undefined;
+
+  constructor(
+    private readonly settings: Settings<I, N>,
+    private readonly subscriber: Subscriber<Handshake<I, N>>,
+  ) {
+    const { timeout, scheduler } = settings;
+    // Infinity: no timer here (the node keeps one deadline for the whole start of a connection).
+    this.timer = timeout === Number.POSITIVE_INFINITY ? undefined : scheduler.schedule(expire, timeout, this);
+  }
+
+  next(value: unknown): void {
+    const { queue, subscriber, settings } = this;
+    if (queue) {
+      if (!queue.push(value)) {
+        const error = limitError('maxPending', settings.maxPending, settings.maxPending + 1, 'messages waiting for accept');
+        queue.end(error);
+        subscriber.error(error);
+      }
+      return;
+    }
+    this.timer?.unsubscribe();
+    let result: ReturnType<typeof parse<I, N>>;
+    try {
+      result = parse(value, settings.validateInit, settings.validateNodeId);
+    } catch (error) {
+      // A validator that throws is a failed validation, never an exception out of the stream.
+      result = toNetError(error, 'READ_ERROR', 'the handshake validator threw');
+    }
+    if (result instanceof NetError) {
+      subscriber.error(result);
+      return;
+    }
+    const messages = new MessageQueue(settings.maxPending);
+    this.queue = messages;
+    subscriber.next({
+      ...result,
+      messages: messages.observable,
+      accept: () => messages.observable,
+      reject: () => {
+        messages.end();
+        subscriber.complete();
+      },
+    });
+  }
+
+  error(error: unknown): void {
+    if (this.queue) {
+      this.queue.end(error);
+      this.subscriber.complete();
+    } else this.subscriber.error(error);
+  }
+
+  complete(): void {
+    if (this.queue) {
+      this.queue.end();
+      this.subscriber.complete();
+    } else this.subscriber.error(new NetError('CONNECTION_ERROR', 'the stream ended before the handshake'));
+  }
+
+  /** The timer fired: no handshake in time. */
+  expire(): void {
+    this.subscriber.error(deadlineError(this.settings.timeout, 'no handshake arrived'));
+  }
+
+  stop(): void {
+    this.timer?.unsubscribe();
+    this.queue?.end();
+  }
+}
+
+function expire(this: SchedulerAction<HandshakeReader<unknown, unknown>>, reader: HandshakeReader<unknown, unknown> | undefined): void {
+  reader!.expire();
 }
 
 function parse<I, N>(

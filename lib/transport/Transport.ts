@@ -23,8 +23,12 @@ export interface ByteStream {
   readonly writable: boolean;
   /** Bytes written and not yet handed to the operating system. */
   readonly queuedBytes: number;
-  /** Called each time the queue has drained (set by the one writer of the stream). */
-  onDrain: (() => void) | undefined;
+  /**
+   * Calls `callback` once, when the queue next drains (one waiter: a new
+   * call replaces the previous one). Only asked for while bytes are queued,
+   * so an idle stream holds no listener for it.
+   */
+  whenDrained(callback: () => void): void;
   /** Ends our side in order after what is queued (FIN); the peer's side is still read. */
   end(): void;
   /** Closes both directions at once, dropping what is queued (a reset where the transport has one). */

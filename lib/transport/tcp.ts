@@ -45,18 +45,19 @@ export const tcpTransport: Transport = {
 export class TcpStream implements ByteStream {
   readonly remoteAddress: string;
   readonly chunks$: Observable<Uint8Array>;
-  onDrain: (() => void) | undefined;
   /** The one reader (one listener per socket event, whoever reads: lighter than a listener set each). */
   private reader: Subscriber<Uint8Array> | undefined;
   private failure: NetError | undefined;
   private ended = false;
   private whenClosed: Promise<NetError | undefined> | undefined;
+  private drainWaiter: (() => void) | undefined;
   private onClosed: ((error: NetError | undefined) => void) | undefined;
   /** Paused by the owner; a slice's resume must not undo it. */
   private paused = false;
   private yielding: ReturnType<typeof setImmediate> | undefined;
   private sliceBytes = 0;
-  private sliceStart = performance.now();
+  /** When the current slice began (0: no slice yet; a stream that never reads keeps no timestamp). */
+  private sliceStart = 0;
 
   constructor(private readonly socket: Socket) {
     this.remoteAddress = remoteAddressOf(socket);
@@ -65,7 +66,8 @@ export class TcpStream implements ByteStream {
       this.slice(chunk.length);
       this.reader?.next(chunk);
     });
-    socket.on('end', () => this.reader?.complete());
+    const end = (): void => this.reader?.complete();
+    socket.on('end', end);
     // Always listened to: an error with nobody reading must never be an uncaught 'error' event.
     socket.on('error', (error) => {
       this.failure ??= streamError(error, this.remoteAddress);
@@ -73,10 +75,9 @@ export class TcpStream implements ByteStream {
     });
     socket.on('close', () => {
       this.ended = true;
-      this.reader?.complete();
+      end();
       this.onClosed?.(this.failure);
     });
-    socket.on('drain', () => this.onDrain?.());
     this.chunks$ = new Observable<Uint8Array>((subscriber) => {
       this.reader = subscriber;
       return () => {
@@ -92,6 +93,17 @@ export class TcpStream implements ByteStream {
       : new Promise((resolve) => {
           this.onClosed = resolve;
         }));
+  }
+
+  whenDrained(callback: () => void): void {
+    const listening = this.drainWaiter !== undefined;
+    this.drainWaiter = callback;
+    if (listening) return;
+    this.socket.once('drain', () => {
+      const waiter = this.drainWaiter;
+      this.drainWaiter = undefined;
+      waiter?.();
+    });
   }
 
   get writable(): boolean {
@@ -126,6 +138,7 @@ export class TcpStream implements ByteStream {
   }
 
   private slice(length: number): void {
+    if (this.sliceStart === 0) this.sliceStart = performance.now();
     if ((this.sliceBytes += length) < READ_SLICE_BYTES) return;
     const now = performance.now();
     if (now - this.sliceStart < READ_SLICE_MS || this.yielding !== undefined) return;
@@ -133,7 +146,7 @@ export class TcpStream implements ByteStream {
     this.yielding = setImmediate(() => {
       this.yielding = undefined;
       this.sliceBytes = 0;
-      this.sliceStart = performance.now();
+      this.sliceStart = 0;
       if (!this.paused) this.socket.resume();
     });
   }

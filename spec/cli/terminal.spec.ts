@@ -1,4 +1,7 @@
 import { execFileSync } from 'node:child_process';
+import { existsSync, mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 
 /**
  * The live view and the progress bar under a real pseudo-terminal: tmux runs the
@@ -19,19 +22,9 @@ async function until(condition: (text: string) => boolean, ms: number): Promise<
   }
 }
 
-function start(command: string): void {
+function start(command: string, script = 'dist/lib/cli/index.js'): void {
   // `; sleep` keeps the pane open after the command, so its last screen can be read.
-  tmux(
-    'new-session',
-    '-d',
-    '-s',
-    SESSION,
-    '-x',
-    '120',
-    '-y',
-    '40',
-    `${process.execPath} dist/lib/cli/index.js ${command}; echo EXIT=$?; sleep 30`,
-  );
+  tmux('new-session', '-d', '-s', SESSION, '-x', '120', '-y', '40', `${process.execPath} ${script} ${command}; echo EXIT=$?; sleep 30`);
 }
 
 describe('msgpacknet on a terminal (tmux)', () => {
@@ -56,13 +49,16 @@ describe('msgpacknet on a terminal (tmux)', () => {
     expect(done).toMatch(/lost 0, out of order 0/);
   }, 30_000);
 
-  it('bench shows a progress bar on a terminal, then the table', async () => {
-    start('bench --smoke');
+  it('the benchmark (npm run bench) shows a progress bar on a terminal, then the table, writing where --out says', async () => {
+    const out = mkdtempSync(join(tmpdir(), 'mpn-bench-'));
+    start(`--smoke --out ${out}`, 'dist/bench/run.js');
     const running = await until((text) => /\[[#.]+\] \d+\/\d+ /.test(text), 15_000);
     expect(running).toMatch(/\[[#.]{30}\] \d+\/\d+ (throughput|ping-pong|\d+ connections)/);
     const done = await until((text) => text.includes('EXIT='), 60_000);
     expect(done).toContain('EXIT=0');
     expect(done).toContain('| tiny |');
     expect(done).toContain('ratio p50');
+    expect(existsSync(join(out, 'latest.json'))).toBeTrue();
+    rmSync(out, { recursive: true, force: true });
   }, 90_000);
 });
