@@ -2,7 +2,7 @@ import type { Observable, Subscription } from 'rxjs';
 import type { FrameDecoderConfig } from './codec/FrameDecoder.js';
 import { ConnectionRequest } from './ConnectionRequest.js';
 import type { Deadline } from './Deadline.js';
-import { NetError, notConnected, toNetError } from './errors.js';
+import { closeError, invalidValue, notConnected, slowConsumerError, toNetError, type NetError } from './errors.js';
 import type { DisconnectReason } from './events.js';
 import { nodeIdKey } from './nodeId.js';
 import { handshake, type Handshake } from './operators/handshake.js';
@@ -219,15 +219,7 @@ export class Connection<M, N, I> {
     const timer = this.config.scheduler.schedule(() => stream.destroy(), this.config.linger);
     this.closing = stream.closed.then((error) => {
       timer.unsubscribe();
-      this.end(
-        reason,
-        error &&
-          new NetError('CLOSE_ERROR', `closing the connection to ${this.remoteAddress} failed: ${error.message}`, {
-            cause: error,
-            nodeId: this.nodeId,
-            address: this.remoteAddress,
-          }),
-      );
+      this.end(reason, error && closeError(error, this.remoteAddress, this.nodeId));
     });
     return this.closing;
   }
@@ -259,10 +251,7 @@ export class Connection<M, N, I> {
     } catch (error) {
       // Any value that decodes is a valid id; one that cannot be keyed (a lone surrogate, deeper
       // than the key encoder goes) is refused like a bad handshake.
-      throw new NetError('READ_ERROR', `the node id in the handshake from ${this.remoteAddress} cannot be used as an id`, {
-        cause: error,
-        address: this.remoteAddress,
-      });
+      throw invalidValue('a node id that cannot be compared in the handshake', this.remoteAddress, { cause: error });
     }
     this.handshakeResult = result;
     this.nodeId = result.nodeId;
@@ -289,12 +278,7 @@ export class Connection<M, N, I> {
       if (validateMessage !== undefined) {
         const checked = validate(validateMessage, value);
         if (!checked.ok) {
-          this.fail(
-            new NetError('READ_ERROR', `invalid message from ${this.remoteAddress}: ${checked.reason}`, {
-              nodeId: this.nodeId,
-              address: this.remoteAddress,
-            }),
-          );
+          this.fail(invalidValue(`an invalid message (${checked.reason})`, this.remoteAddress, { nodeId: this.nodeId }));
           return;
         }
         message = checked.value;
@@ -355,16 +339,7 @@ export class Connection<M, N, I> {
   private tooSlow(): void {
     const queued = this.writer.queuedBytes;
     const { writeTimeout } = this.config;
-    this.destroy(
-      'slow-consumer',
-      new NetError('TIMEOUT', `${this.remoteAddress} read too slowly: ${queued} bytes queued for ${writeTimeout} ms`, {
-        nodeId: this.nodeId,
-        address: this.remoteAddress,
-        limit: 'writeTimeout',
-        max: writeTimeout,
-        actual: queued,
-      }),
-    );
+    this.destroy('slow-consumer', slowConsumerError(this.remoteAddress, this.nodeId, queued, writeTimeout));
   }
 
   private stopReading(): void {

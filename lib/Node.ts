@@ -5,7 +5,7 @@ import { Connection, handshakeLimits, type ConnectionConfig, type ConnectionSink
 import type { ConnectionRequest } from './ConnectionRequest.js';
 import { Deadline } from './Deadline.js';
 import { DEFAULT_CONNECTION_TIMEOUT, DEFAULT_STATS_HALF_LIFE } from './defaults.js';
-import { NetError, alreadyClosed, notConnected, type NetErrorCode } from './errors.js';
+import { NetError, alreadyClosed, endedEarly, notConnected, refusedError, type NetErrorCode } from './errors.js';
 import { EventHub } from './EventHub.js';
 import type { DisconnectReason, NodeEvent } from './events.js';
 import { nodeIdKey, randomNodeId } from './nodeId.js';
@@ -259,10 +259,7 @@ export class Node<M = unknown, N = unknown, I = null> implements AsyncDisposable
   async connect(address: Address, options: ConnectOptions = {}): Promise<N> {
     const request = await this.connectRequest(address, options);
     if (!request.accept()) {
-      throw new NetError('CONNECTION_ERROR', `the connection to ${request.remoteAddress} ended before it was accepted`, {
-        address: request.remoteAddress,
-        nodeId: request.nodeId,
-      });
+      throw endedEarly(request.remoteAddress, 'before it was accepted', request.nodeId);
     }
     return request.nodeId;
   }
@@ -390,9 +387,7 @@ export class Node<M = unknown, N = unknown, I = null> implements AsyncDisposable
       stream.destroy();
       const { limit, max } = refusal;
       const address = stream.remoteAddress;
-      this.failures.next(
-        new NetError('CONNECTION_ERROR', `refused ${address}: ${limit} (${max}) reached`, { address, limit, max, actual: max }),
-      );
+      this.failures.next(refusedError(address, limit, max));
       return;
     }
     this.open(stream, false, new Deadline(this.options.handshakeTimeout, this.options.scheduler));
@@ -451,18 +446,11 @@ export class Node<M = unknown, N = unknown, I = null> implements AsyncDisposable
       const waiter = this.waiters.get(connection);
       if (waiter) {
         this.waiters.delete(connection);
-        waiter.reject(
-          this.closing
-            ? alreadyClosed()
-            : (error ?? new NetError('CONNECTION_ERROR', `the connection to ${address} ended during the handshake`, { address })),
-        );
+        waiter.reject(this.closing ? alreadyClosed() : (error ?? endedEarly(address, 'during the handshake')));
       }
       if (this.announced.has(connection)) this.farewell(connection, reason, error);
       else if (!connection.decided && !this.closing) {
-        this.failures.next(
-          error ??
-            new NetError('CONNECTION_ERROR', `${address} left before its connection was accepted`, { address, nodeId: connection.nodeId }),
-        );
+        this.failures.next(error ?? endedEarly(address, 'before it was accepted', connection.nodeId));
       }
     },
   };

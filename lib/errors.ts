@@ -186,3 +186,41 @@ export function describeValue(value: unknown): string {
     return Object.prototype.toString.call(value);
   }
 }
+
+/** `CONNECTION_ERROR`: an incoming connection refused at once because `limit` (`max`) is reached. */
+export function refusedError(address: string, limit: string, max: number): NetError {
+  return new NetError('CONNECTION_ERROR', `refused ${address}: ${limit} (${max}) reached`, { address, limit, max, actual: max });
+}
+
+/** `CONNECTION_ERROR`: a connection that ended before it was accepted (`phase`: "during the handshake", "before its connection was accepted"). */
+export function endedEarly(address: string, phase: string, nodeId?: unknown): NetError {
+  return new NetError('CONNECTION_ERROR', `the connection to ${address} ended ${phase}`, {
+    address,
+    ...(nodeId === undefined ? {} : { nodeId }),
+  });
+}
+
+/** `READ_ERROR`: a value from the peer failed validation, or its node id cannot be compared (`cause`). */
+export function invalidValue(
+  what: string,
+  address: string,
+  context: { readonly nodeId?: unknown; readonly cause?: unknown } = {},
+): NetError {
+  return new NetError('READ_ERROR', `${what} from ${address}`, { ...context, address });
+}
+
+/** `CLOSE_ERROR`: writing the last bytes while closing failed. */
+export function closeError(cause: Error, address: string, nodeId: unknown): NetError {
+  return new NetError('CLOSE_ERROR', `closing the connection to ${address} failed: ${cause.message}`, { cause, nodeId, address });
+}
+
+/** `TIMEOUT`: the write queue stayed over its high-water mark for `ms` (a slow consumer, or a dead peer). */
+export function slowConsumerError(address: string, nodeId: unknown, queued: number, ms: number): NetError {
+  return new NetError('TIMEOUT', `${address} read too slowly: ${queued} bytes queued for ${ms} ms`, {
+    nodeId,
+    address,
+    limit: 'writeTimeout',
+    max: ms,
+    actual: queued,
+  });
+}

@@ -31,8 +31,12 @@ export interface ByteStream {
   whenDrained(callback: () => void): void;
   /** Ends our side in order after what is queued (FIN); the peer's side is still read. */
   end(): void;
-  /** Closes both directions at once, dropping what is queued (a reset where the transport has one). */
-  destroy(): void;
+  /**
+   * Closes both directions at once, dropping what is queued. With `abort`,
+   * as an abortive close where the transport has one (a TCP reset: the peer
+   * sees `CONNECTION_ABORTED`); without, the peer sees an end of stream.
+   */
+  destroy(abort?: boolean): void;
   /** Stops reading, so that backpressure reaches the peer. */
   pause(): void;
   /** Reads again. */

@@ -122,9 +122,10 @@ export class TcpStream implements ByteStream {
     this.socket.end();
   }
 
-  destroy(): void {
+  destroy(abort = false): void {
     if (this.yielding !== undefined) clearImmediate(this.yielding);
-    this.socket.destroy();
+    if (abort && !this.socket.destroyed) this.socket.resetAndDestroy();
+    else this.socket.destroy();
   }
 
   pause(): void {
