@@ -6,7 +6,7 @@ process.env.CHROME_BIN ??= '/usr/bin/chromium';
 const browserSpecs = [
   'spec/codec/**/*.spec.ts',
   'spec/operators/!(fromSocket)*.spec.ts',
-  'spec/{errors,nodeId,stats,validate,duplicates,EventHub,ReadGate,Deadline,Registry}.spec.ts',
+  'spec/{errors,nodeId,stats,validate,duplicates,EventHub,ReadGate,Deadline,Registry,readFrames}.spec.ts',
   'spec/transport/address.spec.ts',
 ];
 
