@@ -50,6 +50,7 @@ export class FrameScanner {
   /** True once the current value is complete. */
   done = false;
 
+  /** Items still owed by each open container, innermost last: positive for an array, negative for a map. */
   private stack: number[] = [];
   /** What V8 allocates for the index keys of the open maps. */
   private readonly elements = new ElementsModel();
@@ -169,17 +170,19 @@ export class FrameScanner {
   private step(bytes: Uint8Array, o: number, available: number): number {
     const b = bytes[o]!;
     if (b < 0x80) {
-      if (this.elements.inMap && this.atKey()) this.indexKey(b);
+      if (this.atKey()) this.indexKey(b);
       return this.scalar(0);
     }
     if (b >= 0xe0) return this.scalar(0);
     if (b < 0x90) return this.open(b & 0x0f, true, 1);
     if (b < 0xa0) return this.open(b & 0x0f, false, 1);
     if (b < 0xc0) {
-      if (this.elements.inMap && this.atKey()) this.stringKey(bytes, o + 1, available - 1, b & 0x1f);
+      // A key like "seq" is never an index: only a digit first (or not yet read) needs a look.
+      if (available > 1 && (bytes[o + 1]! < 0x30 || bytes[o + 1]! > 0x39)) return this.body(b & 0x1f, 1, 'maxStrLength', 'string');
+      if (this.atKey()) this.stringKey(bytes, o + 1, available - 1, b & 0x1f);
       return this.body(b & 0x1f, 1, 'maxStrLength', 'string');
     }
-    if (this.elements.inMap && this.atKey()) this.otherKey(b, bytes, o, available);
+    if (b >= 0xca && b <= 0xdb && this.atKey()) this.otherKey(b, bytes, o, available);
     switch (b) {
       case 0xc0:
       case 0xc2:
@@ -297,8 +300,7 @@ export class FrameScanner {
     // Every owed item takes at least one byte: refuse a value that cannot fit before waiting for it.
     // This container is itself one of its parent's owed items, hence the -1.
     this.checkSize(this.size + this.owed - (this.stack.length > 0 ? 1 : 0) + items);
-    this.stack.push(items);
-    this.elements.open(isMap);
+    this.stack.push(isMap ? -items : items);
     this.owed += items;
     return headerLength;
   }
@@ -316,14 +318,15 @@ export class FrameScanner {
     }
   }
 
-  /** Is the next item of the innermost (map) container a key? */
+  /** Is the next item a map key? (the innermost container is a map owing an even number of items) */
   private atKey(): boolean {
-    return (this.stack[this.stack.length - 1]! & 1) === 0;
+    const owed = this.stack[this.stack.length - 1];
+    return owed !== undefined && owed < 0 && (owed & 1) === 0;
   }
 
   /** A map key that V8 may store as an array index `k` (NaN: it may be, the value is not at hand): charges the storage. */
   private indexKey(k: number): void {
-    const bytes = this.elements.key(k);
+    const bytes = this.elements.key(this.stack.length, k);
     if (bytes > 0) this.charge(Math.ceil(bytes / OBJECT_COST));
   }
 
@@ -399,13 +402,14 @@ export class FrameScanner {
     while (stack.length > 0) {
       this.owed -= 1;
       const top = stack.length - 1;
-      const left = stack[top]! - 1;
-      if (left > 0) {
+      const owed = stack[top]!;
+      const left = owed > 0 ? owed - 1 : owed + 1;
+      if (left !== 0) {
         stack[top] = left;
         return;
       }
       stack.pop();
-      this.elements.close();
+      this.elements.closed(stack.length);
     }
     this.done = true;
   }

@@ -3,9 +3,8 @@ import { ElementsModel } from '../../lib/codec/ElementsModel.js';
 /** Feeds `keys` to one map of a fresh model; returns the bytes charged in all. */
 function charged(keys: number[]): number {
   const model = new ElementsModel();
-  model.open(true);
   let bytes = 0;
-  for (const key of keys) bytes += model.key(key);
+  for (const key of keys) bytes += model.key(1, key);
   return bytes;
 }
 
@@ -36,18 +35,13 @@ describe('ElementsModel (what V8 allocates for index keys)', () => {
     expect(charged([Number.NaN])).toBeGreaterThanOrEqual(1023 * 8);
   });
 
-  it('arrays and closed maps are not charged; nested maps are counted apart', () => {
+  it('nested maps are counted apart, and a closed map is forgotten', () => {
     const model = new ElementsModel();
-    model.open(false);
-    expect(model.inMap).toBeFalse();
-    model.open(true);
-    expect(model.inMap).toBeTrue();
-    expect(model.key(0)).toBeGreaterThan(0);
-    model.open(true);
-    expect(model.key(2000)).toBe(96); // its own fresh map: far beyond capacity 0
-    model.close();
-    expect(model.key(5)).toBe(0); // the outer map already has room for 5
-    model.close();
-    expect(model.inMap).toBeFalse();
+    expect(model.key(1, 0)).toBeGreaterThan(0); // the outer map, depth 1
+    expect(model.key(2, 2000)).toBe(96); // an inner map of its own: far beyond capacity 0
+    model.closed(1); // the inner map ended
+    expect(model.key(1, 5)).toBe(0); // the outer map already has room for 5
+    model.closed(0);
+    expect(model.key(1, 5)).toBeGreaterThan(0); // a new map at depth 1 starts from nothing
   });
 });
