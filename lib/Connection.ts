@@ -21,6 +21,8 @@ export type ConnectionConfig<M, N, I> = ResolvedNodeOptions<M, N, I> & {
   readonly statsHalfLife: number;
   /** The decode limits, and the handshake's (see {@link handshakeLimits}): one object for all, so they are resolved once. */
   readonly frames: FrameDecoderConfig;
+  /** With key-bound ids: why a peer's id does not match its certificate, or undefined when it does. */
+  readonly verifyPeer?: (nodeId: unknown, stream: ByteStream) => NetError | undefined;
 };
 
 /** Where a connection reports what happens to it: its node, which turns it into events. */
@@ -253,13 +255,18 @@ export class Connection<M, N, I> {
       // than the key encoder goes) is refused like a bad handshake.
       throw invalidValue('a node id that cannot be compared in the handshake', this.remoteAddress, { cause: error });
     }
+    const refusal = this.config.verifyPeer?.(result.nodeId, this.stream);
+    if (refusal) throw refusal;
     this.handshakeResult = result;
     this.nodeId = result.nodeId;
     this.key = key;
     this.state = 'pending';
     this.deadline?.waitFor('no accept decision was made');
     // Reading goes on while the decision is pending (a reset or FIN is seen), up to a budget.
-    this.sink.request(this, new ConnectionRequest<M, N, I>(this, result.nodeId, result.initMessage, this.remoteAddress));
+    this.sink.request(
+      this,
+      new ConnectionRequest<M, N, I>(this, result.nodeId, result.initMessage, this.remoteAddress, this.stream.peerCertificate),
+    );
   }
 
   /** Delivers the messages kept since the handshake, then the live ones, until the stream ends. */
@@ -272,10 +279,18 @@ export class Connection<M, N, I> {
 
   /** @internal One message from the peer: validated, then handed to the node. */
   onMessage(value: unknown): void {
+    const { validateMessage } = this.config;
+    if (validateMessage === undefined) {
+      try {
+        this.sink.message(this, value as M);
+      } catch (error) {
+        this.fail(this.guardError(error));
+      }
+      return;
+    }
     try {
-      const { validateMessage } = this.config;
       let message = value as M;
-      if (validateMessage !== undefined) {
+      {
         const checked = validate(validateMessage, value);
         if (!checked.ok) {
           this.fail(invalidValue(`an invalid message (${checked.reason})`, this.remoteAddress, { nodeId: this.nodeId }));

@@ -1,3 +1,5 @@
+import type { X509Certificate } from 'node:crypto';
+
 /** Type-level only: ties a request to its node's message type `M`. */
 declare const messageType: unique symbol;
 
@@ -42,6 +44,8 @@ export class ConnectionRequest<M = unknown, N = unknown, I = unknown> {
     readonly initMessage: I,
     /** The peer's socket address, `"host:port"`. */
     readonly remoteAddress: string,
+    /** The peer's certificate on a TLS connection (look at it before `accept()`), `undefined` otherwise. */
+    readonly peerCertificate: X509Certificate | undefined,
   ) {}
 
   /** Is the decision still open (not accepted, rejected, timed out, nor reset by the peer)? */

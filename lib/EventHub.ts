@@ -76,20 +76,40 @@ export class EventHub<E> {
       (this.reentrant ??= []).push(afterRouted ? { event, afterRouted } : { event });
       return;
     }
+    const subscribers = this.subscribers;
+    if (subscribers.length === 1 && afterRouted === undefined && this.size === 0 && !this.draining) {
+      // The common case (one subscriber, nothing kept), kept short for the message path.
+      this.emitting = true;
+      try {
+        subscribers[0]!.next(event);
+      } finally {
+        this.emitting = false;
+      }
+      if (this.reentrant !== undefined) this.routeReentrant();
+      return;
+    }
     this.emitting = true;
     try {
       this.route(event);
       afterRouted?.();
-      const reentrant = this.reentrant;
-      if (reentrant) {
-        for (let i = 0; i < reentrant.length; i++) {
-          const next = reentrant[i]!;
-          this.route(next.event);
-          next.afterRouted?.();
-        }
-        this.reentrant = undefined;
+    } finally {
+      this.emitting = false;
+    }
+    if (this.reentrant !== undefined) this.routeReentrant();
+  }
+
+  /** Routes the events emitted from inside handlers, in order (and those they emit in turn). */
+  private routeReentrant(): void {
+    this.emitting = true;
+    try {
+      const reentrant = this.reentrant!;
+      for (let i = 0; i < reentrant.length; i++) {
+        const next = reentrant[i]!;
+        this.route(next.event);
+        next.afterRouted?.();
       }
     } finally {
+      this.reentrant = undefined;
       this.emitting = false;
     }
   }

@@ -5,7 +5,7 @@ import { Connection, handshakeLimits, type ConnectionConfig, type ConnectionSink
 import type { ConnectionRequest } from './ConnectionRequest.js';
 import { Deadline } from './Deadline.js';
 import { DEFAULT_CONNECTION_TIMEOUT, DEFAULT_STATS_HALF_LIFE } from './defaults.js';
-import { NetError, alreadyClosed, endedEarly, notConnected, refusedError, type NetErrorCode } from './errors.js';
+import { NetError, alreadyClosed, describeValue, endedEarly, notConnected, refusedError, type NetErrorCode } from './errors.js';
 import { EventHub } from './EventHub.js';
 import type { DisconnectReason, NodeEvent } from './events.js';
 import { nodeIdKey, randomNodeId } from './nodeId.js';
@@ -14,10 +14,9 @@ import { Registry } from './Registry.js';
 import type { NodeStats } from './stats.js';
 import { formatAddress, formatEndpoint, parseAddress, type Address, type Endpoint } from './transport/address.js';
 import { tcpTransport } from './transport/tcp.js';
-import type { ByteStream, Listener, Transport } from './transport/Transport.js';
-
-/** The transports by URL scheme (a bare `"host:port"` is `tcp`). */
-const TRANSPORTS: Readonly<Record<string, Transport>> = { tcp: tcpTransport };
+import type { Admission, ByteStream, Listener, Transport } from './transport/Transport.js';
+import { tlsTransport } from './transport/tls.js';
+import { certificateId } from './certificateId.js';
 
 /** A connect in flight: settles when the peer's handshake arrives, or when the connection ends first. */
 interface Waiter<M, N, I> {
@@ -77,6 +76,8 @@ export class Node<M = unknown, N = unknown, I = null> implements AsyncDisposable
   private readonly announced = new Set<Connection<M, N, I>>();
   private readonly waiters = new Map<Connection<M, N, I>, Waiter<M, N, I>>();
   private configCache: ConnectionConfig<M, N, I> | undefined;
+  /** The transports by URL scheme (a bare `"host:port"` is `tcp`). */
+  private readonly transports: Readonly<Record<string, Transport>>;
   private readonly selfCodec = { encoder: new Encoder(), decoder: new FrameDecoder() };
   private handshakeBytes: Uint8Array = new Uint8Array(0);
   private initMessageValue!: I;
@@ -102,6 +103,14 @@ export class Node<M = unknown, N = unknown, I = null> implements AsyncDisposable
     this.options = resolveNodeOptions(config);
     this.nodeId = config.nodeId;
     this.key = nodeIdKey(config.nodeId);
+    this.transports = transportsOf(this.options);
+    if (this.options.authenticateIds) {
+      const { cert } = this.options.tls;
+      if (cert === undefined) throw new TypeError('authenticateIds needs tls.cert (and tls.key): the node id is bound to its key');
+      if (nodeIdKey(certificateId(cert)) !== this.key) {
+        throw new TypeError(`with authenticateIds the node id must be certificateId(tls.cert) = ${certificateId(cert)}`);
+      }
+    }
     this.connectionTimeoutValue = positive('connectionTimeout', config.connectionTimeout ?? DEFAULT_CONNECTION_TIMEOUT);
     this.statsHalfLifeValue = positive('statsHalfLife', config.statsHalfLife ?? DEFAULT_STATS_HALF_LIFE);
     this.initMessage = (config.initMessage ?? null) as I;
@@ -240,7 +249,7 @@ export class Node<M = unknown, N = unknown, I = null> implements AsyncDisposable
   async listen(address: Address): Promise<string> {
     this.assertOpen();
     const endpoint = parseAddress(address, 'OPEN_ERROR');
-    const listener = await transportFor(endpoint, 'OPEN_ERROR').listen(endpoint, (stream) => this.admit(stream));
+    const listener = await this.transportFor(endpoint, 'OPEN_ERROR').listen(endpoint, (stream) => this.admit(stream), this.admission);
     if (this.closing) {
       await listener.close();
       throw alreadyClosed();
@@ -272,7 +281,7 @@ export class Node<M = unknown, N = unknown, I = null> implements AsyncDisposable
   async connectRequest(address: Address, options: ConnectOptions = {}): Promise<ConnectionRequest<M, N, I>> {
     this.assertOpen();
     const endpoint = parseAddress(address, 'CONNECTION_ERROR');
-    const transport = transportFor(endpoint, 'CONNECTION_ERROR');
+    const transport = this.transportFor(endpoint, 'CONNECTION_ERROR');
     const deadline = new Deadline(positive('timeout', options.timeout ?? this.options.handshakeTimeout), this.options.scheduler);
     let stream: ByteStream;
     try {
@@ -373,8 +382,35 @@ export class Node<M = unknown, N = unknown, I = null> implements AsyncDisposable
       connectionTimeout: this.connectionTimeoutValue,
       statsHalfLife: this.statsHalfLifeValue,
       frames: { ...this.options.limits, first: handshakeLimits(this.options) },
+      ...(this.options.authenticateIds ? { verifyPeer } : {}),
     });
   }
+
+  /** The transport of an endpoint's scheme; throws a `NetError` with `code` for one this node lacks. */
+  private transportFor(endpoint: Endpoint, code: NetErrorCode): Transport {
+    const transport = this.transports[endpoint.scheme];
+    if (transport) return transport;
+    const has = Object.keys(this.transports).join(', ');
+    const why = this.options.authenticateIds ? ' (authenticateIds: tls only)' : '';
+    throw new NetError(code, `${endpoint.scheme}:// is not a transport of this node; it has ${has}${why}`, {
+      address: `${endpoint.scheme}://${formatAddress(endpoint.host, endpoint.port)}`,
+    });
+  }
+
+  /** How a transport with a costly handshake of its own (TLS) asks for room under the node's limits. */
+  private readonly admission: Admission = {
+    enter: (address) => {
+      if (this.closing) return false;
+      const refusal = this.registry.refusal();
+      if (refusal) {
+        this.failures.next(refusedError(address, refusal.limit, refusal.max));
+        return false;
+      }
+      this.registry.enterTransport();
+      return true;
+    },
+    leave: () => this.registry.leaveTransport(),
+  };
 
   /** An incoming stream: a connection, or refused at once by a limit (one failure each). */
   private admit(stream: ByteStream): void {
@@ -390,7 +426,9 @@ export class Node<M = unknown, N = unknown, I = null> implements AsyncDisposable
       this.failures.next(refusedError(address, limit, max));
       return;
     }
-    this.open(stream, false, new Deadline(this.options.handshakeTimeout, this.options.scheduler));
+    // The deadline counts from the TCP connect: a transport handshake (TLS) already took its share.
+    const spent = stream.openedAt === undefined ? 0 : performance.now() - stream.openedAt;
+    this.open(stream, false, new Deadline(Math.max(1, this.options.handshakeTimeout - spent), this.options.scheduler));
   }
 
   private open(stream: ByteStream, outgoing: boolean, deadline: Deadline): Connection<M, N, I> {
@@ -456,11 +494,26 @@ export class Node<M = unknown, N = unknown, I = null> implements AsyncDisposable
   };
 }
 
-/** The transport of an endpoint's scheme; throws a `NetError` with `code` for one this build lacks. */
-function transportFor(endpoint: Endpoint, code: NetErrorCode): Transport {
-  const transport = TRANSPORTS[endpoint.scheme];
-  if (transport) return transport;
-  throw new NetError(code, `unsupported transport ${endpoint.scheme}:// (this build has ${Object.keys(TRANSPORTS).join(', ')})`, {
-    address: `${endpoint.scheme}://${formatAddress(endpoint.host, endpoint.port)}`,
+/** The transports a node with these options has: `tcp` and `tls` (only `tls` with key-bound ids). */
+function transportsOf<M, N, I>(options: ResolvedNodeOptions<M, N, I>): Readonly<Record<string, Transport>> {
+  const tls = tlsTransport({ tls: options.tls, authenticateIds: options.authenticateIds, handshakeTimeout: options.handshakeTimeout });
+  return options.authenticateIds ? { tls } : { tcp: tcpTransport, tls };
+}
+
+/** Key-bound ids: the id in a peer's handshake must be the certificateId of the certificate it presented. */
+function verifyPeer(nodeId: unknown, stream: ByteStream): NetError | undefined {
+  const address = stream.remoteAddress;
+  const certificate = stream.peerCertificate;
+  if (certificate === undefined) {
+    return new NetError('CONNECTION_ERROR', `${address} presented no certificate, and ids are key-bound (authenticateIds)`, {
+      address,
+      nodeId,
+    });
+  }
+  const bound = certificateId(certificate);
+  if (nodeIdKey(bound) === nodeIdKey(nodeId)) return undefined;
+  return new NetError('CONNECTION_ERROR', `${address} claims the id ${describeValue(nodeId)}, but its certificate is bound to ${bound}`, {
+    address,
+    nodeId,
   });
 }

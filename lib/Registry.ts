@@ -25,6 +25,8 @@ export class Registry<C extends Registered> {
   private readonly live = new Set<C>();
   /** Incoming connections whose handshake or decision is outstanding. */
   private readonly undecided = new Set<C>();
+  /** Incoming connections still in their transport's handshake (TLS), before they are connections. */
+  private inTransport = 0;
   /** The last primitive id sent to, and its connection; forgotten whenever the registry changes. */
   private lastId: unknown;
   private lastConnection: C | undefined;
@@ -44,9 +46,18 @@ export class Registry<C extends Registered> {
   /** Would an incoming connection be refused now, and by which limit? */
   refusal(): Refusal | undefined {
     const { maxPendingHandshakes, maxConnections } = this.limits;
-    if (this.undecided.size >= maxPendingHandshakes) return { limit: 'maxPendingHandshakes', max: maxPendingHandshakes };
-    if (this.live.size >= maxConnections) return { limit: 'maxConnections', max: maxConnections };
+    if (this.undecided.size + this.inTransport >= maxPendingHandshakes) return { limit: 'maxPendingHandshakes', max: maxPendingHandshakes };
+    if (this.live.size + this.inTransport >= maxConnections) return { limit: 'maxConnections', max: maxConnections };
     return undefined;
+  }
+
+  /** A connection begins its transport's handshake (TLS): it counts against both limits until {@link leaveTransport}. */
+  enterTransport(): void {
+    this.inTransport++;
+  }
+
+  leaveTransport(): void {
+    this.inTransport--;
   }
 
   /** A new live connection; an incoming one counts against `maxPendingHandshakes` until {@link decided}. */

@@ -45,7 +45,9 @@ export { handshake, type Handshake, type HandshakeConfig } from './operators/han
 export { idleTimeout, type IdleTimeoutConfig } from './operators/idleTimeout.js';
 export { fromSocket } from './transport/tcp.js';
 export type { Address } from './transport/address.js';
-export type { ByteStream, Transport, Listener } from './transport/Transport.js';
+export type { ByteStream, Transport, Listener, Admission } from './transport/Transport.js';
+export type { NodeTlsOptions } from './transport/tls.js';
+export { certificateId } from './certificateId.js';
 
 // Codec
 export { Encoder, type EncoderConfig } from './codec/Encoder.js';

@@ -2,6 +2,7 @@ import { asyncScheduler, type SchedulerLike } from 'rxjs';
 import { resolveDecodeLimits, type DecodeLimits, type ResolvedDecodeLimits } from './codec/limits.js';
 import * as D from './defaults.js';
 import { checkValidator, type Validator } from './validate.js';
+import type { NodeTlsOptions } from './transport/tls.js';
 
 /**
  * Options of a {@link Node}; every one is optional. Limits on decoded values
@@ -55,6 +56,17 @@ export interface NodeOptions<M = unknown, N = unknown, I = unknown> extends Deco
   readonly validateNodeId?: Validator<N>;
   /** Checks each peer's init message; a failure aborts the connection. @default accept any */
   readonly validateInit?: Validator<I>;
+  /** Key, certificate and trust for `tls://` addresses (node:tls options). @default none: tls:// can connect to publicly trusted servers only, and not listen */
+  readonly tls?: NodeTlsOptions;
+  /**
+   * Key-bound node ids: this node's id must be `certificateId(tls.cert)`
+   * (else a `TypeError` here); it listens on and connects over `tls://`
+   * only; every peer must present a certificate whose `certificateId` is the
+   * id in its handshake, or it is cut before it becomes a request (a
+   * `CONNECTION_ERROR` on `failures$`, or from `connect`). Self-signed
+   * certificates are fine; with a `ca`, chains are checked too. @default false
+   */
+  readonly authenticateIds?: boolean;
 }
 
 /** The options resolved once, frozen; the three mutable settings live on the node. */
@@ -76,6 +88,8 @@ export interface ResolvedNodeOptions<M, N, I> {
   readonly validateMessage: Validator<M> | undefined;
   readonly validateNodeId: Validator<N> | undefined;
   readonly validateInit: Validator<I> | undefined;
+  readonly tls: NodeTlsOptions;
+  readonly authenticateIds: boolean;
 }
 
 /** Throws a `TypeError` unless `value` is a positive number of ms (or a positive integer count). */
@@ -118,5 +132,7 @@ export function resolveNodeOptions<M, N, I>(options: NodeOptions<M, N, I>): Reso
     validateMessage: options.validateMessage,
     validateNodeId: options.validateNodeId,
     validateInit: options.validateInit,
+    tls: Object.freeze({ ...options.tls }),
+    authenticateIds: options.authenticateIds ?? false,
   });
 }

@@ -1,3 +1,4 @@
+import type { X509Certificate } from 'node:crypto';
 import type { Observable } from 'rxjs';
 import type { NetError } from '../errors.js';
 import type { Endpoint } from './address.js';
@@ -43,6 +44,26 @@ export interface ByteStream {
   resume(): void;
   /** Settles once both directions are closed: with the error met on the way (writing the last bytes), if any. Never rejects. */
   readonly closed: Promise<NetError | undefined>;
+  /** The certificate the peer presented (TLS), if any. */
+  readonly peerCertificate?: X509Certificate;
+  /**
+   * When the underlying connection began (`performance.now()` ms), for a
+   * stream handed over after a transport handshake (TLS): the node's
+   * handshake deadline counts from then.
+   */
+  readonly openedAt?: number;
+}
+
+/**
+ * The node's admission control, asked by a transport whose own handshake is
+ * costly (TLS) from the TCP connect on, so that `maxPendingHandshakes` bounds
+ * those too.
+ */
+export interface Admission {
+  /** May a connection from `address` begin its transport handshake now? false: it is closed at once. */
+  enter(address: string): boolean;
+  /** Its transport handshake ended: done, failed or cut. */
+  leave(): void;
 }
 
 /** A bound listening socket of a transport. */
@@ -62,7 +83,7 @@ export interface Transport {
    */
   connect(endpoint: Endpoint, signal: AbortSignal): Promise<ByteStream>;
   /** Binds a listener; rejects with `OPEN_ERROR`. Each accepted stream goes to `onStream`. */
-  listen(endpoint: Endpoint, onStream: (stream: ByteStream) => void): Promise<Listener>;
+  listen(endpoint: Endpoint, onStream: (stream: ByteStream) => void, admission?: Admission): Promise<Listener>;
 }
 
 export type { Endpoint };

@@ -3,6 +3,7 @@ import { connect as netConnect, createServer, isIP, type Server, type Socket } f
 import { Observable, type Subscriber } from 'rxjs';
 import { NetError, streamError, type NetErrorCode } from '../errors.js';
 import { formatAddress } from './address.js';
+import type { X509Certificate } from 'node:crypto';
 import type { ByteStream, Listener, Transport } from './Transport.js';
 
 /**
@@ -33,11 +34,11 @@ export const tcpTransport: Transport = {
   },
   async listen(endpoint, onStream) {
     const host = await resolveHost(endpoint.host, 'OPEN_ERROR');
-    const server = await listenOn(host, endpoint.port, (socket) => onStream(new TcpStream(socket)));
-    return {
-      address: serverAddress(server),
-      close: () => new Promise<void>((resolve) => server.close(() => resolve())),
-    } satisfies Listener;
+    return bind(
+      createServer({ noDelay: true }, (socket) => onStream(new TcpStream(socket))),
+      host,
+      endpoint.port,
+    );
   },
 };
 
@@ -45,6 +46,8 @@ export const tcpTransport: Transport = {
 export class TcpStream implements ByteStream {
   readonly remoteAddress: string;
   readonly chunks$: Observable<Uint8Array>;
+  peerCertificate?: X509Certificate;
+  openedAt?: number;
   /** The one reader (one listener per socket event, whoever reads: lighter than a listener set each). */
   private reader: Subscriber<Uint8Array> | undefined;
   private failure: NetError | undefined;
@@ -59,7 +62,11 @@ export class TcpStream implements ByteStream {
   /** When the current slice began (0: no slice yet; a stream that never reads keeps no timestamp). */
   private sliceStart = 0;
 
-  constructor(private readonly socket: Socket) {
+  constructor(
+    private readonly socket: Socket,
+    /** The TCP socket under a TLS one (reset by an abortive destroy). @default the socket itself */
+    private readonly tcp: Socket = socket,
+  ) {
     this.remoteAddress = remoteAddressOf(socket);
     socket.setNoDelay(true);
     socket.on('data', (chunk: Buffer) => {
@@ -124,8 +131,12 @@ export class TcpStream implements ByteStream {
 
   destroy(abort = false): void {
     if (this.yielding !== undefined) clearImmediate(this.yielding);
-    if (abort && !this.socket.destroyed) this.socket.resetAndDestroy();
-    else this.socket.destroy();
+    if (abort && !this.tcp.destroyed) {
+      // The TCP socket alone: destroying a TLS socket first would send a clean close_notify.
+      this.tcp.resetAndDestroy();
+      return;
+    }
+    this.socket.destroy();
   }
 
   pause(): void {
@@ -196,7 +207,7 @@ export function fromSocket(socket: Socket): Observable<Uint8Array> {
 }
 
 /** Resolves a host name to one IP literal (`localhost` -> `127.0.0.1` or `::1`). */
-async function resolveHost(host: string, code: NetErrorCode): Promise<string> {
+export async function resolveHost(host: string, code: NetErrorCode): Promise<string> {
   if (isIP(host) !== 0) return host;
   try {
     return (await lookup(host)).address;
@@ -218,10 +229,10 @@ function serverAddress(server: Server): string {
   return formatAddress(bound.address, bound.port);
 }
 
-function listenOn(host: string, port: number, onConnection: (socket: Socket) => void): Promise<Server> {
+/** Binds `server` (TCP or TLS) to `host:port` (an IP literal); rejects with `OPEN_ERROR`. */
+export function bind(server: Server, host: string, port: number): Promise<Listener> {
   const address = formatAddress(host, port);
   return new Promise((resolve, reject) => {
-    const server = createServer({ noDelay: true }, onConnection);
     const onError = (error: Error): void => {
       reject(new NetError('OPEN_ERROR', `cannot listen on ${address}: ${error.message}`, { cause: error, address }));
     };
@@ -230,7 +241,7 @@ function listenOn(host: string, port: number, onConnection: (socket: Socket) => 
       server.off('error', onError);
       // Accept errors (EMFILE...) must not crash the process; the listener stays up.
       server.on('error', () => undefined);
-      resolve(server);
+      resolve({ address: serverAddress(server), close: () => new Promise<void>((done) => server.close(() => done())) });
     });
   });
 }

@@ -1,0 +1,149 @@
+import { constants } from 'node:crypto';
+import { connect as netConnect, isIP, type Socket } from 'node:net';
+import { connect as tlsConnect, createServer, type ConnectionOptions, type TLSSocket } from 'node:tls';
+import { NetError } from '../errors.js';
+import { formatAddress, type Endpoint } from './address.js';
+import { bind, resolveHost, TcpStream } from './tcp.js';
+import type { Admission, ByteStream, Transport } from './Transport.js';
+
+/** The `tls` option of a node: node:tls key, certificate and trust settings. */
+export interface NodeTlsOptions {
+  /** Private key (PEM). */
+  readonly key?: string | Uint8Array;
+  /** Certificate chain (PEM). */
+  readonly cert?: string | Uint8Array;
+  /** Trusted CAs (PEM); without it, node:tls trusts its built-in root store. */
+  readonly ca?: string | Uint8Array | readonly (string | Uint8Array)[];
+  /** Passphrase of an encrypted key. */
+  readonly passphrase?: string;
+  /**
+   * Refuse a peer whose certificate does not verify against `ca` (on a
+   * client, also one whose name does not match). A listener asks every
+   * client for a certificate; set this to false to admit clients without
+   * one and decide with `accept()`/`reject()`. @default true (node:tls's default)
+   */
+  readonly rejectUnauthorized?: boolean;
+}
+
+/** How the transport checks certificates, from the node's options. */
+export interface TlsSettings {
+  readonly tls: NodeTlsOptions;
+  /** Key-bound ids: the chain is checked only when a `ca` is given (the node checks the id against the certificate). */
+  readonly authenticateIds: boolean;
+  /** ms a listener allows for the TLS handshake (the node's `handshakeTimeout`). */
+  readonly handshakeTimeout: number;
+}
+
+/**
+ * TLS over TCP (`tls://host:port`): TLS 1.3 preferred, 1.2 at least, no
+ * renegotiation, carrying the same stream as TCP. The peer's certificate is
+ * on the stream (`peerCertificate`). Any TLS failure on connect is a
+ * `CONNECTION_ERROR`; a listener's TLS handshakes count against the node's
+ * `maxPendingHandshakes` from the TCP connect, and are cut at its
+ * `handshakeTimeout`.
+ */
+export function tlsTransport(settings: TlsSettings): Transport {
+  const { tls, authenticateIds } = settings;
+  const ca = tls.ca === undefined ? undefined : Array.isArray(tls.ca) ? tls.ca.map(pem) : pem(tls.ca as string | Uint8Array);
+  const common = {
+    ...(tls.key === undefined ? {} : { key: pem(tls.key) }),
+    ...(tls.cert === undefined ? {} : { cert: pem(tls.cert) }),
+    ...(ca === undefined ? {} : { ca }),
+    ...(tls.passphrase === undefined ? {} : { passphrase: tls.passphrase }),
+    minVersion: 'TLSv1.2' as const,
+    secureOptions: constants.SSL_OP_NO_RENEGOTIATION,
+    // With key-bound ids the id is the trust anchor: the chain is checked only against a given ca.
+    rejectUnauthorized: authenticateIds ? ca !== undefined : (tls.rejectUnauthorized ?? true),
+  };
+  return {
+    async connect(endpoint, signal) {
+      const host = await resolveHost(endpoint.host, 'CONNECTION_ERROR');
+      const options: ConnectionOptions = {
+        ...common,
+        host,
+        port: endpoint.port,
+        ...(isIP(endpoint.host) === 0 ? { servername: endpoint.host } : {}),
+        // Key-bound ids replace the name check: the handshake's id must match the certificate.
+        ...(authenticateIds ? { checkServerIdentity: () => undefined } : {}),
+      };
+      // Our own TCP socket under the TLS one, so that an abortive destroy can reset it.
+      const tcp = netConnect({ host, port: endpoint.port, noDelay: true });
+      return secureStream(tlsConnect({ ...options, socket: tcp }), tcp, endpoint, signal);
+    },
+    async listen(endpoint, onStream, admission) {
+      if (tls.key === undefined || tls.cert === undefined) {
+        throw new NetError(
+          'OPEN_ERROR',
+          `cannot listen on tls://${formatAddress(endpoint.host, endpoint.port)}: the node has no tls key and cert`,
+        );
+      }
+      const host = await resolveHost(endpoint.host, 'OPEN_ERROR');
+      const started = new WeakMap<Socket, { at: number; leave: () => void }>();
+      const server = createServer({ ...common, requestCert: true, handshakeTimeout: settings.handshakeTimeout }, (socket) => {
+        const raw = (socket as unknown as { _parent?: Socket })._parent;
+        const entry = raw && started.get(raw);
+        entry?.leave();
+        const stream = withCertificate(new TcpStream(socket, raw), socket);
+        if (entry) stream.openedAt = entry.at;
+        onStream(stream);
+      });
+      server.on('connection', (raw: Socket) => started.set(raw, { at: performance.now(), leave: admit(raw, admission) }));
+      server.on('tlsClientError', () => undefined); // a failed TLS handshake: node:tls destroys its socket
+      return bind(server, host, endpoint.port);
+    },
+  };
+}
+
+/** Counts a raw connection against the node's limit until its TLS handshake ends; returns how to stop counting it. */
+function admit(raw: Socket, admission: Admission | undefined): () => void {
+  if (!admission) return () => undefined;
+  if (!admission.enter(raw.remoteAddress === undefined ? '?' : formatAddress(raw.remoteAddress, raw.remotePort ?? 0))) {
+    raw.destroy();
+    return () => undefined;
+  }
+  let counted = true;
+  const leave = (): void => {
+    if (!counted) return;
+    counted = false;
+    admission.leave();
+  };
+  raw.once('close', leave);
+  return leave;
+}
+
+function withCertificate(stream: TcpStream, socket: TLSSocket): TcpStream {
+  const certificate = socket.getPeerX509Certificate();
+  if (certificate !== undefined) stream.peerCertificate = certificate;
+  return stream;
+}
+
+function secureStream(socket: TLSSocket, tcp: Socket, endpoint: Endpoint, signal: AbortSignal): Promise<ByteStream> {
+  const address = formatAddress(endpoint.host, endpoint.port);
+  return new Promise((resolve, reject) => {
+    const onAbort = (): void => {
+      socket.destroy();
+      tcp.destroy();
+      reject(signal.reason as Error);
+    };
+    if (signal.aborted) return onAbort();
+    const onError = (error: Error): void => {
+      signal.removeEventListener('abort', onAbort);
+      reject(new NetError('CONNECTION_ERROR', `cannot connect to tls://${address}: ${error.message}`, { cause: error, address }));
+    };
+    signal.addEventListener('abort', onAbort, { once: true });
+    socket.once('error', onError);
+    // The TCP socket's own failures (refused, reset) must reach the caller and never be uncaught.
+    tcp.on('error', () => undefined);
+    tcp.once('error', onError);
+    socket.once('secureConnect', () => {
+      signal.removeEventListener('abort', onAbort);
+      socket.off('error', onError);
+      tcp.off('error', onError);
+      resolve(withCertificate(new TcpStream(socket, tcp), socket));
+    });
+  });
+}
+
+function pem(value: string | Uint8Array): string | Buffer {
+  return typeof value === 'string' ? value : Buffer.from(value);
+}
