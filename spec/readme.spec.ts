@@ -1,5 +1,6 @@
 import { execFile, execFileSync } from 'node:child_process';
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { resolve } from 'node:path';
 import { transformSync } from 'esbuild';
 
 /** The README's runnable examples: every ```ts block that imports from 'msgpacknet'. */
@@ -11,16 +12,44 @@ function examples(): { index: number; code: string; prints: string[] }[] {
     .filter((example) => example.code.includes("from 'msgpacknet'"));
 }
 
+/** Where the examples run: node.key and node.crt are there, as `msgpacknet keygen` writes them. */
+const RUN_DIR = resolve('build/readme-run');
+
 function run(file: string): Promise<{ code: number | null; stdout: string; stderr: string }> {
-  return new Promise((resolve) => {
-    execFile(process.execPath, [file], { timeout: 20_000 }, (error, stdout, stderr) => {
-      resolve({ code: error ? ((error as { code?: number }).code ?? 1) : 0, stdout, stderr });
+  return new Promise((done) => {
+    execFile(process.execPath, [resolve(file)], { timeout: 20_000, cwd: RUN_DIR }, (error, stdout, stderr) => {
+      done({ code: error ? ((error as { code?: number }).code ?? 1) : 0, stdout, stderr });
     });
   });
 }
 
 describe('README examples', () => {
   const found = examples();
+
+  beforeAll(() => {
+    mkdirSync(RUN_DIR, { recursive: true });
+    execFileSync(
+      'openssl',
+      [
+        'req',
+        '-x509',
+        '-newkey',
+        'ec',
+        '-pkeyopt',
+        'ec_paramgen_curve:prime256v1',
+        '-nodes',
+        '-days',
+        '2',
+        '-subj',
+        '/CN=readme',
+        '-keyout',
+        `${RUN_DIR}/node.key`,
+        '-out',
+        `${RUN_DIR}/node.crt`,
+      ],
+      { stdio: 'ignore' },
+    );
+  });
 
   it('are there', () => {
     expect(found.length).toBeGreaterThanOrEqual(5);
