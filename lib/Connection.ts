@@ -274,7 +274,9 @@ export class Connection<M, N, I> {
     const messages = this.handshakeResult?.messages;
     if (!messages) return;
     this.handshakeResult = undefined;
-    this.messages = messages.subscribe(new MessageObserver(this));
+    this.messages = messages.subscribe(
+      this.config.validateMessage === undefined ? new DirectMessageObserver(this, this.sink) : new MessageObserver(this),
+    );
   }
 
   /** @internal One message from the peer: validated, then handed to the node. */
@@ -302,6 +304,11 @@ export class Connection<M, N, I> {
     } catch (error) {
       this.fail(this.guardError(error));
     }
+  }
+
+  /** @internal Handing a message on threw: this connection ends, never the process. */
+  onMessageFailed(error: unknown): void {
+    this.fail(this.guardError(error));
   }
 
   /** @internal The peer's FIN after its messages: the end of a draining close keeps the reason it was closed for. */
@@ -415,7 +422,31 @@ class RequestObserver<M, N, I> {
   complete(): void {}
 }
 
-/** The observer of an accepted connection's messages. */
+/** The observer of an accepted connection's messages when there is no validator: straight to the node (the hot path). */
+class DirectMessageObserver<M, N, I> {
+  constructor(
+    private readonly connection: Connection<M, N, I>,
+    private readonly sink: ConnectionSink<M, N, I>,
+  ) {}
+
+  next(message: unknown): void {
+    try {
+      this.sink.message(this.connection, message as M);
+    } catch (error) {
+      this.connection.onMessageFailed(error);
+    }
+  }
+
+  error(error: unknown): void {
+    this.connection.fail(error);
+  }
+
+  complete(): void {
+    this.connection.onEnd();
+  }
+}
+
+/** The observer of an accepted connection's messages, validating each. */
 class MessageObserver<M, N, I> {
   constructor(private readonly connection: Connection<M, N, I>) {}
 
