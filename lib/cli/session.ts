@@ -1,14 +1,22 @@
 // `msgpacknet listen` and `msgpacknet connect`: a node whose events are JSON lines on stdout,
 // and whose stdin lines are messages to send.
 import { createInterface } from 'node:readline';
-import { Node } from '../Node.js';
+import { Node, type NodeConfig } from '../Node.js';
 import type { ConnectionRequest } from '../ConnectionRequest.js';
+import { certificateId } from '../certificateId.js';
 import { NetError } from '../errors.js';
+import type { NodeTlsOptions } from '../transport/tls.js';
 import { fromJson, line } from './json.js';
 
-export interface SessionOptions {
+/** Who a node is: its id, init message and TLS settings. */
+export interface NodeIdentity {
   readonly id: unknown;
   readonly init: unknown;
+  readonly tls?: NodeTlsOptions;
+  readonly authenticateIds?: boolean;
+}
+
+export interface SessionOptions extends NodeIdentity {
   readonly accept: 'all' | 'none' | 'prompt';
   readonly print: (text: string) => void;
   readonly warn: (text: string) => void;
@@ -16,7 +24,7 @@ export interface SessionOptions {
 
 /** Runs a node until SIGINT/SIGTERM (listen) or until its connection ends (connect). */
 export async function session(mode: 'listen' | 'connect', address: string, options: SessionOptions): Promise<void> {
-  const node = new Node<unknown, unknown, unknown>({ nodeId: options.id, initMessage: options.init });
+  const node = new Node<unknown, unknown, unknown>(nodeOptions(options));
   const { print, warn } = options;
   const prompts: ConnectionRequest[] = [];
   let done: () => void = () => undefined;
@@ -35,6 +43,7 @@ export async function session(mode: 'listen' | 'connect', address: string, optio
             nodeId: request.nodeId,
             initMessage: request.initMessage,
             remoteAddress: request.remoteAddress,
+            ...(request.peerCertificate ? { certificateId: certificateId(request.peerCertificate) } : {}),
           }),
         );
         if (options.accept === 'all') request.accept();
@@ -107,9 +116,18 @@ export async function session(mode: 'listen' | 'connect', address: string, optio
   }
 }
 
+function nodeOptions(identity: NodeIdentity): NodeConfig<unknown, unknown, unknown> {
+  return {
+    nodeId: identity.id,
+    initMessage: identity.init,
+    ...(identity.tls ? { tls: identity.tls } : {}),
+    ...(identity.authenticateIds ? { authenticateIds: true } : {}),
+  };
+}
+
 /** `msgpacknet send`: connect, send each message, flush, close. */
-export async function sendOnce(address: string, messages: unknown[], id: unknown, init: unknown): Promise<unknown> {
-  await using node = new Node<unknown, unknown, unknown>({ nodeId: id, initMessage: init });
+export async function sendOnce(address: string, messages: unknown[], identity: NodeIdentity): Promise<unknown> {
+  await using node = new Node<unknown, unknown, unknown>(nodeOptions(identity));
   const peer = await node.connect(address);
   for (const message of messages) node.send(peer, message);
   return peer;

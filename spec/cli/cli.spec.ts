@@ -1,5 +1,9 @@
-import { execFileSync, spawn, type ChildProcessWithoutNullStreams } from 'node:child_process';
+import { execFileSync, spawn, spawnSync, type ChildProcessWithoutNullStreams } from 'node:child_process';
+import { existsSync, mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { certificateId } from '../../lib/certificateId.js';
 import { Lines } from '../helpers/lines.js';
 
 /** The real executable, as `npx msgpacknet` runs it. */
@@ -51,17 +55,152 @@ function run(...args: string[]): Promise<{ code: number | null; stdout: string; 
 
 const event = (name: string) => (line: Record<string, unknown>) => line.event === name;
 
+const scratch: string[] = [];
+function tempDir(): string {
+  const dir = mkdtempSync(join(tmpdir(), 'mpn-cli-'));
+  scratch.push(dir);
+  return dir;
+}
+
+/** `msgpacknet keygen --out DIR` into a new folder: its JSON line, and the --tls-* flags of that key. */
+async function keygen(): Promise<{ nodeId: string; dir: string; flags: string[] }> {
+  const dir = tempDir();
+  const result = await run('keygen', '--out', dir);
+  expect(result.code).withContext(result.stderr).toBe(0);
+  const printed = JSON.parse(result.stdout) as { nodeId: string };
+  return { nodeId: printed.nodeId, dir, flags: ['--tls-key', join(dir, 'node.key'), '--tls-cert', join(dir, 'node.crt')] };
+}
+
 describe('msgpacknet (the executable)', () => {
   afterEach(() => {
     for (const child of running.splice(0)) child.child.kill();
   });
 
+  afterAll(() => {
+    for (const dir of scratch.splice(0)) rmSync(dir, { recursive: true, force: true });
+  });
+
   it('--help describes every command, and each command has its own --help', () => {
     const main = execFileSync(process.execPath, [CLI, '--help'], { encoding: 'utf8' });
-    for (const command of ['listen', 'connect', 'send', 'demo']) {
+    for (const command of ['listen', 'connect', 'send', 'demo', 'keygen']) {
       expect(main).toContain(command);
       expect(execFileSync(process.execPath, [CLI, command, '--help'], { encoding: 'utf8' })).toContain(`usage: msgpacknet ${command}`);
     }
+    for (const command of ['listen', 'connect', 'send']) {
+      const help = execFileSync(process.execPath, [CLI, command, '--help'], { encoding: 'utf8' });
+      for (const flag of ['--tls-key FILE', '--tls-cert FILE', '--tls-ca FILE', '--authenticate-ids']) expect(help).toContain(flag);
+    }
+    expect(execFileSync(process.execPath, [CLI, 'keygen', '--help'], { encoding: 'utf8' })).toContain('--force');
+  });
+
+  it('keygen: writes node.key (0600) and a self-signed P-256 node.crt into --out and prints their node id', async () => {
+    const dir = join(tempDir(), 'new-folder');
+    const result = await run('keygen', '--out', dir);
+    expect(result.code).withContext(result.stderr).toBe(0);
+    expect(result.stdout.trim().split('\n').length).toBe(1);
+    const printed = JSON.parse(result.stdout) as Record<string, unknown>;
+    const cert = readFileSync(join(dir, 'node.crt'), 'utf8');
+    expect(printed).toEqual({ event: 'keygen', nodeId: certificateId(cert), key: join(dir, 'node.key'), cert: join(dir, 'node.crt') });
+    expect(printed.nodeId).toMatch(/^[0-9a-f]{64}$/);
+    expect(readFileSync(join(dir, 'node.key'), 'utf8')).toContain('PRIVATE KEY-----');
+    expect(statSync(join(dir, 'node.key')).mode & 0o777).toBe(0o600);
+    const text = execFileSync('openssl', ['x509', '-in', join(dir, 'node.crt'), '-noout', '-text'], { encoding: 'utf8' });
+    expect(text).toContain('prime256v1');
+    expect(text).toMatch(/IP Address:127\.0\.0\.1, IP Address:0:0:0:0:0:0:0:1, DNS:localhost/);
+    const notAfter = /Not After : (.*)/.exec(text)![1]!;
+    expect(new Date(notAfter).getTime() - Date.now()).toBeGreaterThan(9 * 365 * 86_400_000);
+  });
+
+  it('keygen: refuses to overwrite node.key or node.crt (exit 1, files unchanged) unless --force', async () => {
+    const dir = tempDir();
+    const first = await run('keygen', '--out', dir);
+    expect(first.code).toBe(0);
+    const key = readFileSync(join(dir, 'node.key'), 'utf8');
+    const again = await run('keygen', '--out', dir);
+    expect(again.code).toBe(1);
+    expect(again.stdout).toBe('');
+    expect(again.stderr).toMatch(/^msgpacknet: error: .*node\.key exists; keygen does not overwrite it without --force\n$/);
+    expect(readFileSync(join(dir, 'node.key'), 'utf8')).toBe(key);
+    rmSync(join(dir, 'node.key'));
+    const certOnly = await run('keygen', '--out', dir);
+    expect(certOnly.code).toBe(1);
+    expect(certOnly.stderr).toContain('node.crt exists');
+    expect(existsSync(join(dir, 'node.key'))).toBeFalse();
+    const forced = await run('keygen', '--out', dir, '--force');
+    expect(forced.code).withContext(forced.stderr).toBe(0);
+    const { nodeId } = JSON.parse(forced.stdout) as { nodeId: string };
+    expect(nodeId).not.toBe((JSON.parse(first.stdout) as { nodeId: string }).nodeId);
+    expect(nodeId).toBe(certificateId(readFileSync(join(dir, 'node.crt'))));
+    expect(statSync(join(dir, 'node.key')).mode & 0o777).toBe(0o600);
+  });
+
+  it('keygen without openssl on the PATH: one clear line, exit 1, nothing written', () => {
+    const dir = join(tempDir(), 'out');
+    const result = spawnSync(process.execPath, [CLI, 'keygen', '--out', dir], { encoding: 'utf8', env: { PATH: '/nonexistent' } });
+    expect(result.status).toBe(1);
+    expect(result.stderr).toBe(
+      'msgpacknet: error: keygen needs the openssl command, which is not on the PATH (Debian/Ubuntu: apt-get install openssl)\n',
+    );
+    expect(existsSync(dir)).toBeFalse();
+  });
+
+  it('listen and connect over tls:// with --authenticate-ids: the ids are the keygen ids, and messages go both ways', async () => {
+    const [serverKey, clientKey] = [await keygen(), await keygen()];
+    const server = cli('listen', 'tls://127.0.0.1:0', ...serverKey.flags, '--authenticate-ids');
+    const listening = await server.line(event('listening'));
+    expect(listening.nodeId).toBe(serverKey.nodeId);
+    expect(listening.address).toMatch(/^tls:\/\/127\.0\.0\.1:\d+$/);
+    const client = cli('connect', listening.address as string, ...clientKey.flags, '--authenticate-ids');
+    expect((await client.line(event('connecting'))).nodeId).toBe(clientKey.nodeId);
+    expect((await client.line(event('connected'))).nodeId).toBe(serverKey.nodeId);
+    expect(await server.line(event('connectionRequest'))).toEqual(
+      jasmine.objectContaining({ nodeId: clientKey.nodeId, certificateId: clientKey.nodeId }),
+    );
+    expect((await server.line(event('connected'))).nodeId).toBe(clientKey.nodeId);
+    client.type('{"over": "tls"}');
+    expect(await server.line(event('message'))).toEqual(jasmine.objectContaining({ from: clientKey.nodeId, message: { over: 'tls' } }));
+    server.type('"back"');
+    expect((await client.line(event('message'))).message).toBe('back');
+    client.child.kill('SIGTERM');
+    expect(await client.exited).toBe(0);
+    expect((await server.line(event('disconnected'))).nodeId).toBe(clientKey.nodeId);
+  });
+
+  it('send over tls://: --authenticate-ids, or --tls-ca to trust a self-signed listener; without either it is refused', async () => {
+    const [serverKey, clientKey] = [await keygen(), await keygen()];
+    const server = cli('listen', 'tls://127.0.0.1:0', ...serverKey.flags, '--id', 'server', '--tls-ca', join(clientKey.dir, 'node.crt'));
+    const { address } = await server.line(event('listening'));
+    const trusted = await run('send', address as string, '"trusted"', ...clientKey.flags, '--tls-ca', join(serverKey.dir, 'node.crt'));
+    expect(trusted.code).withContext(trusted.stderr).toBe(0);
+    expect(trusted.stderr).toContain('sent 1 message to "server"');
+    expect((await server.line(event('message'))).message).toBe('trusted');
+    const untrusted = await run('send', address as string, '"no"', ...clientKey.flags);
+    expect(untrusted.code).toBe(1);
+    expect(untrusted.stderr).toMatch(/^msgpacknet: error: CONNECTION_ERROR: .*self-signed certificate/);
+
+    const authenticated = cli('listen', 'tls://127.0.0.1:0', ...serverKey.flags, '--authenticate-ids');
+    const listening = await authenticated.line(event('listening'));
+    const sent = await run('send', listening.address as string, '7', ...clientKey.flags, '--authenticate-ids');
+    expect(sent.code).withContext(sent.stderr).toBe(0);
+    expect(sent.stderr).toContain(`sent 1 message to "${serverKey.nodeId}"`);
+    expect(await authenticated.line(event('message'))).toEqual(jasmine.objectContaining({ from: clientKey.nodeId, message: 7 }));
+  });
+
+  it('--authenticate-ids: a different --id, or no key and certificate, is a usage error (exit 2); an unreadable file exits 1', async () => {
+    const key = await keygen();
+    const wrong = await run('connect', 'tls://127.0.0.1:1', ...key.flags, '--authenticate-ids', '--id', 'me');
+    expect(wrong.code).toBe(2);
+    expect(wrong.stderr).toBe(
+      `msgpacknet: with --authenticate-ids the node id is the certificate's id ${key.nodeId} (from ${join(key.dir, 'node.crt')}); --id me does not match it (leave --id out)\n`,
+    );
+    const same = cli('listen', 'tls://127.0.0.1:0', ...key.flags, '--authenticate-ids', '--id', key.nodeId);
+    expect((await same.line(event('listening'))).nodeId).toBe(key.nodeId);
+    const bare = await run('listen', 'tls://127.0.0.1:0', '--authenticate-ids');
+    expect(bare.code).toBe(2);
+    expect(bare.stderr).toContain('--authenticate-ids needs --tls-key and --tls-cert');
+    const missing = await run('send', 'tls://127.0.0.1:1', '1', '--tls-cert', join(key.dir, 'missing.crt'));
+    expect(missing.code).toBe(1);
+    expect(missing.stderr).toBe(`msgpacknet: error: cannot read --tls-cert ${join(key.dir, 'missing.crt')}: ENOENT\n`);
   });
 
   it('listen and connect: a message typed on one stdin appears as a JSON line on the other stdout', async () => {

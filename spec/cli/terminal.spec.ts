@@ -9,22 +9,39 @@ import { join } from 'node:path';
  */
 const SESSION = `mpn-spec-${process.pid}`;
 const tmux = (...args: string[]): string => execFileSync('tmux', args, { encoding: 'utf8' });
-const screen = (): string => tmux('capture-pane', '-p', '-t', SESSION);
+const screen = (target = SESSION): string => tmux('capture-pane', '-p', '-J', '-t', target);
 const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
 
-async function until(condition: (text: string) => boolean, ms: number): Promise<string> {
+async function until(condition: (text: string) => boolean, ms: number, target = SESSION): Promise<string> {
   const deadline = Date.now() + ms;
   for (;;) {
-    const text = screen();
+    const text = screen(target);
     if (condition(text)) return text;
     if (Date.now() > deadline) throw new Error(`the screen never showed what was expected:\n${text}`);
     await sleep(100);
   }
 }
 
-function start(command: string, script = 'dist/lib/cli/index.js'): void {
+/** Runs the executable in a new detached session; returns the id of its pane. */
+function start(command: string, script = 'dist/lib/cli/index.js'): string {
   // `; sleep` keeps the pane open after the command, so its last screen can be read.
-  tmux('new-session', '-d', '-s', SESSION, '-x', '120', '-y', '40', `${process.execPath} ${script} ${command}; echo EXIT=$?; sleep 30`);
+  const shell = `${process.execPath} ${script} ${command}; echo EXIT=$?; sleep 30`;
+  return tmux('new-session', '-d', '-P', '-F', '#{pane_id}', '-s', SESSION, '-x', '120', '-y', '40', shell).trim();
+}
+
+/** A second pane under the session's first (full width), running the executable; returns its pane id. */
+function split(command: string, script = 'dist/lib/cli/index.js'): string {
+  return tmux(
+    'split-window',
+    '-d',
+    '-v',
+    '-P',
+    '-F',
+    '#{pane_id}',
+    '-t',
+    SESSION,
+    `${process.execPath} ${script} ${command}; echo EXIT=$?; sleep 30`,
+  ).trim();
 }
 
 describe('msgpacknet on a terminal (tmux)', () => {
@@ -48,6 +65,39 @@ describe('msgpacknet on a terminal (tmux)', () => {
     expect(done).toContain('EXIT=0');
     expect(done).toMatch(/lost 0, out of order 0/);
   }, 30_000);
+
+  it('two nodes with key-bound ids (keygen, then --authenticate-ids over tls://): a line typed in one shows on the other', async () => {
+    const keys = mkdtempSync(join(tmpdir(), 'mpn-keys-'));
+    try {
+      const [a, b] = [join(keys, 'a'), join(keys, 'b')];
+      const tlsFlags = (dir: string): string => `--tls-key ${dir}/node.key --tls-cert ${dir}/node.crt --authenticate-ids`;
+      // The first pane makes both keys, then listens with the first one.
+      const cli = `${process.execPath} dist/lib/cli/index.js`;
+      const server = start(`keygen --out ${a} && ${cli} keygen --out ${b} && ${cli} listen tls://127.0.0.1:0 ${tlsFlags(a)}`);
+      const listening = await until((text) => text.includes('"event":"listening"'), 15_000, server);
+      const ids = [...listening.matchAll(/"event":"keygen","nodeId":"([0-9a-f]{64})"/g)].map((match) => match[1]!);
+      expect(ids.length).toBe(2);
+      const [serverId, clientId] = ids as [string, string];
+      expect(listening).toMatch(new RegExp(`"event":"listening","address":"tls://127\\.0\\.0\\.1:\\d+","nodeId":"${serverId}"`));
+      const address = /"address":"(tls:\/\/127\.0\.0\.1:\d+)"/.exec(listening)![1]!;
+
+      const client = split(`connect ${address} ${tlsFlags(b)}`);
+      await until((text) => text.includes(`"event":"connected","nodeId":"${serverId}"`), 10_000, client);
+      await until((text) => text.includes(`"event":"connected","nodeId":"${clientId}"`), 10_000, server);
+
+      tmux('send-keys', '-t', client, '-l', '{"hello": "over tls", "n": [1, 2]}');
+      tmux('send-keys', '-t', client, 'Enter');
+      const shown = await until((text) => text.includes('"event":"message"'), 10_000, server);
+      expect(shown).toContain(`{"event":"message","from":"${clientId}","message":{"hello":"over tls","n":[1,2]}}`);
+
+      tmux('send-keys', '-t', client, 'C-c');
+      const closed = await until((text) => text.includes('EXIT='), 10_000, client);
+      expect(closed).toContain('EXIT=0');
+      await until((text) => text.includes(`"event":"disconnected","nodeId":"${clientId}"`), 10_000, server);
+    } finally {
+      rmSync(keys, { recursive: true, force: true });
+    }
+  }, 60_000);
 
   it('the benchmark (npm run bench) shows a progress bar on a terminal, then the table, writing where --out says', async () => {
     const out = mkdtempSync(join(tmpdir(), 'mpn-bench-'));
