@@ -410,6 +410,9 @@ export class Node<M = unknown, N = unknown, I = null> implements AsyncDisposable
       return true;
     },
     leave: () => this.registry.leaveTransport(),
+    fail: (error) => {
+      if (!this.closing) this.failures.next(error);
+    },
   };
 
   /** An incoming stream: a connection, or refused at once by a limit (one failure each). */

@@ -64,6 +64,8 @@ export interface Admission {
   enter(address: string): boolean;
   /** Its transport handshake ended: done, failed or cut. */
   leave(): void;
+  /** Its transport handshake failed (a bad certificate, not TLS, late): the node reports it on `failures$`. */
+  fail?(error: NetError): void;
 }
 
 /** A bound listening socket of a transport. */

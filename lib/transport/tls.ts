@@ -1,7 +1,7 @@
 import { constants } from 'node:crypto';
 import { connect as netConnect, isIP, type Socket } from 'node:net';
 import { connect as tlsConnect, createServer, type ConnectionOptions, type TLSSocket } from 'node:tls';
-import { NetError } from '../errors.js';
+import { NetError, deadlineError } from '../errors.js';
 import { formatAddress, type Endpoint } from './address.js';
 import { bind, resolveHost, TcpStream } from './tcp.js';
 import type { Admission, ByteStream, Transport } from './Transport.js';
@@ -78,18 +78,50 @@ export function tlsTransport(settings: TlsSettings): Transport {
         );
       }
       const host = await resolveHost(endpoint.host, 'OPEN_ERROR');
-      const started = new WeakMap<Socket, { at: number; leave: () => void }>();
+      // Raw sockets still in their TLS handshake: when each began, and how to give its slot back.
+      const handshaking = new Map<Socket, { at: number; leave: () => void }>();
+      const done = (raw: Socket | undefined): { at: number } | undefined => {
+        const entry = raw && handshaking.get(raw);
+        if (!entry || !raw) return undefined;
+        handshaking.delete(raw);
+        entry.leave();
+        return entry;
+      };
       const server = createServer({ ...common, requestCert: true, handshakeTimeout: settings.handshakeTimeout }, (socket) => {
         const raw = (socket as unknown as { _parent?: Socket })._parent;
-        const entry = raw && started.get(raw);
-        entry?.leave();
+        const entry = done(raw);
         const stream = withCertificate(new TcpStream(socket, raw), socket);
         if (entry) stream.openedAt = entry.at;
         onStream(stream);
       });
-      server.on('connection', (raw: Socket) => started.set(raw, { at: performance.now(), leave: admit(raw, admission) }));
-      server.on('tlsClientError', () => undefined); // a failed TLS handshake: node:tls destroys its socket
-      return bind(server, host, endpoint.port);
+      server.on('connection', (raw: Socket) => {
+        const leave = admit(raw, admission);
+        if (raw.destroyed) return;
+        handshaking.set(raw, { at: performance.now(), leave });
+        raw.once('close', () => done(raw));
+      });
+      // A failed or late TLS handshake (node:tls leaves a timed-out socket open): cut it, and say why.
+      server.on('tlsClientError', (error: Error & { code?: string }, socket: TLSSocket) => {
+        const raw = (socket as unknown as { _parent?: Socket })._parent;
+        const address = raw?.remoteAddress === undefined ? '?' : formatAddress(raw.remoteAddress, raw.remotePort ?? 0);
+        socket.destroy();
+        raw?.destroy();
+        done(raw);
+        admission?.fail?.(
+          error.code === 'ERR_TLS_HANDSHAKE_TIMEOUT'
+            ? deadlineError(settings.handshakeTimeout, 'the TLS handshake did not finish', address)
+            : new NetError('CONNECTION_ERROR', `the TLS handshake with ${address} failed: ${error.message}`, { cause: error, address }),
+        );
+      });
+      const listener = await bind(server, host, endpoint.port);
+      return {
+        address: listener.address,
+        close: () => {
+          // node:tls waits for sockets still in their handshake: they are cut, as close() never hangs.
+          for (const raw of handshaking.keys()) raw.destroy();
+          return listener.close();
+        },
+      };
     },
   };
 }
