@@ -10,9 +10,10 @@ import { X509Certificate, createHash } from 'node:crypto';
  *
  * @example
  * ```ts
- * import { readFileSync } from 'node:fs';
+ * import { rootCertificates } from 'node:tls';
  * import { certificateId } from 'msgpacknet';
- * const id = certificateId(readFileSync('node.crt')); // 64 hex digits
+ * // any certificate: here one of node:tls's built-in roots (a node's own would come from `msgpacknet keygen`)
+ * console.log(certificateId(rootCertificates[0]!).length); // 64
  * ```
  */
 export function certificateId(cert: string | Uint8Array | X509Certificate): string {

@@ -81,8 +81,9 @@ export function tlsTransport(settings: TlsSettings): Transport {
       // Raw sockets still in their TLS handshake: when each began, and how to give its slot back.
       const handshaking = new Map<Socket, { at: number; leave: () => void }>();
       const done = (raw: Socket | undefined): { at: number } | undefined => {
-        const entry = raw && handshaking.get(raw);
-        if (!entry || !raw) return undefined;
+        if (raw === undefined) return undefined;
+        const entry = handshaking.get(raw);
+        if (!entry) return undefined;
         handshaking.delete(raw);
         entry.leave();
         return entry;
