@@ -1,8 +1,10 @@
 // The benchmark: msgpacknet Node to Node against the raw baseline (net + @msgpack/msgpack, batched
 // writes, synchronous decoding), in separate processes, interleaved, in one run. Ratios are medians
 // of msgpacknet/raw measured in the same run, because these machines are shared and noisy.
-import { spawn, type ChildProcessWithoutNullStreams } from 'node:child_process';
-import { mkdirSync, writeFileSync } from 'node:fs';
+import { execFileSync, spawn, type ChildProcessWithoutNullStreams } from 'node:child_process';
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { parseArgs } from 'node:util';
 import { fileURLToPath } from 'node:url';
@@ -48,8 +50,40 @@ class Worker {
   }
 }
 
+/** The environment of the workers: MPN_TLS set while the TLS rows run. */
+let workerEnv: NodeJS.ProcessEnv = process.env;
+
 function worker(role: string, ...args: (string | number)[]): Worker {
-  return new Worker(spawn(process.execPath, ['--expose-gc', WORKER, role, ...args.map(String)]));
+  return new Worker(spawn(process.execPath, ['--expose-gc', WORKER, role, ...args.map(String)], { env: workerEnv }));
+}
+
+/** A self-signed certificate for 127.0.0.1 in a temporary folder, for the TLS rows (made with openssl). */
+function tlsFolder(): string {
+  const dir = mkdtempSync(join(tmpdir(), 'mpn-bench-tls-'));
+  execFileSync(
+    'openssl',
+    [
+      'req',
+      '-x509',
+      '-newkey',
+      'ec',
+      '-pkeyopt',
+      'ec_paramgen_curve:prime256v1',
+      '-nodes',
+      '-days',
+      '2',
+      '-subj',
+      '/CN=bench',
+      '-addext',
+      'subjectAltName=IP:127.0.0.1',
+      '-keyout',
+      join(dir, 'node.key'),
+      '-out',
+      join(dir, 'node.crt'),
+    ],
+    { stdio: 'ignore' },
+  );
+  return dir;
 }
 
 const median = (values: number[]): number => {
@@ -103,6 +137,25 @@ async function scale(impl: 'mpn' | 'raw', connections: number, rounds: number): 
   };
 }
 
+/** One row from the runs of a kind: medians of each, and the median of the in-run ratios. */
+function summarize(kind: PayloadKind, runs: Map<string, Throughput[]>): ThroughputRow {
+  const pick = (impl: string): Throughput => {
+    const list = runs.get(`${kind}/${impl}`)!;
+    return {
+      msgsPerSec: median(list.map((r) => r.msgsPerSec)),
+      mbPerSec: median(list.map((r) => r.mbPerSec)),
+      recvRssMb: Math.max(...list.map((r) => r.recvRssMb)),
+      sendRssMb: Math.max(...list.map((r) => r.sendRssMb)),
+      stallMs: Math.max(...list.map((r) => r.stallMs)),
+      steadyStallMs: Math.max(...list.map((r) => r.steadyStallMs)),
+    };
+  };
+  const mpnList = runs.get(`${kind}/mpn`)!;
+  const rawList = runs.get(`${kind}/raw`)!;
+  const ratio = median(mpnList.map((r, i) => r.msgsPerSec / rawList[i]!.msgsPerSec));
+  return { kind, mpn: pick('mpn'), raw: pick('raw'), ratio, target: TARGETS[kind] };
+}
+
 /** Runs the whole benchmark and returns (and writes) its result. */
 export async function runBench(options: BenchOptions = {}): Promise<BenchResult> {
   const smoke = options.smoke ?? false;
@@ -116,7 +169,9 @@ export async function runBench(options: BenchOptions = {}): Promise<BenchResult>
   const scaleOnly = options.scaleOnly;
   const sizes = scaleOnly ?? (smoke ? [100] : quick ? [1000] : [1000, 10_000]);
   const rounds = 20;
-  const total = (scaleOnly ? 0 : reps * PAYLOADS.length * 2 + pingReps * 2) + sizes.length * 2;
+  const tlsKinds: PayloadKind[] = scaleOnly || smoke ? [] : ['small', '64k'];
+  const tlsReps = quick ? 1 : 3;
+  const total = (scaleOnly ? 0 : reps * PAYLOADS.length * 2 + pingReps * 2) + sizes.length * 2 + tlsKinds.length * tlsReps * 2;
   let step = 0;
   const progress = (name: string): void => options.onProgress?.(name, step++, total);
 
@@ -131,23 +186,7 @@ export async function runBench(options: BenchOptions = {}): Promise<BenchResult>
       }
     }
   }
-  const throughputRows = (scaleOnly ? [] : PAYLOADS).map((kind): ThroughputRow => {
-    const pick = (impl: string): Throughput => {
-      const list = runs.get(`${kind}/${impl}`)!;
-      return {
-        msgsPerSec: median(list.map((r) => r.msgsPerSec)),
-        mbPerSec: median(list.map((r) => r.mbPerSec)),
-        recvRssMb: Math.max(...list.map((r) => r.recvRssMb)),
-        sendRssMb: Math.max(...list.map((r) => r.sendRssMb)),
-        stallMs: Math.max(...list.map((r) => r.stallMs)),
-        steadyStallMs: Math.max(...list.map((r) => r.steadyStallMs)),
-      };
-    };
-    const mpnList = runs.get(`${kind}/mpn`)!;
-    const rawList = runs.get(`${kind}/raw`)!;
-    const ratio = median(mpnList.map((r, i) => r.msgsPerSec / rawList[i]!.msgsPerSec));
-    return { kind, mpn: pick('mpn'), raw: pick('raw'), ratio, target: TARGETS[kind] };
-  });
+  const throughputRows = (scaleOnly ? [] : PAYLOADS).map((kind): ThroughputRow => summarize(kind, runs));
 
   const pings50: { mpn: { p50: number; p99: number }[]; raw: { p50: number; p99: number }[] } = { mpn: [], raw: [] };
   for (let rep = 0; rep < (scaleOnly ? 0 : pingReps); rep++) {
@@ -166,6 +205,28 @@ export async function runBench(options: BenchOptions = {}): Promise<BenchResult>
     ratioP50: median(pings50.mpn.map((r, i) => r.p50 / pings50.raw[i]!.p50)),
   };
 
+  // The same one-way runs over TLS: msgpacknet on tls:// against node:tls + @msgpack/msgpack.
+  const tlsRuns = new Map<string, Throughput[]>();
+  if (tlsKinds.length > 0) {
+    const dir = tlsFolder();
+    workerEnv = { ...process.env, MPN_TLS: dir };
+    try {
+      for (let rep = 0; rep < tlsReps; rep++) {
+        for (const kind of tlsKinds) {
+          for (const impl of rep % 2 === 0 ? (['mpn', 'raw'] as const) : (['raw', 'mpn'] as const)) {
+            progress(`TLS throughput ${kind} ${impl === 'mpn' ? 'msgpacknet' : 'raw'} (${rep + 1}/${tlsReps})`);
+            const key = `${kind}/${impl}`;
+            tlsRuns.set(key, [...(tlsRuns.get(key) ?? []), await throughput(impl, kind, seconds)]);
+          }
+        }
+      }
+    } finally {
+      workerEnv = process.env;
+      rmSync(dir, { recursive: true, force: true });
+    }
+  }
+  const tlsRows = tlsKinds.map((kind): ThroughputRow => summarize(kind, tlsRuns));
+
   const scaleRuns: BenchResult['scale'] = [];
   for (const connections of sizes) {
     progress(`${connections} connections, msgpacknet`);
@@ -182,6 +243,7 @@ export async function runBench(options: BenchOptions = {}): Promise<BenchResult>
     throughput: throughputRows,
     pingPong: pingPongResult,
     scale: scaleRuns,
+    tls: tlsRows,
   };
   const outDir = options.outDir ?? DEFAULT_OUT;
   mkdirSync(outDir, { recursive: true });
@@ -208,6 +270,18 @@ export function table(result: BenchResult): string {
   lines.push(`| msgpacknet | ${fmt(pingPong.mpn.p50)} us | ${fmt(pingPong.mpn.p99)} us |`);
   lines.push(`| raw | ${fmt(pingPong.raw.p50)} us | ${fmt(pingPong.raw.p99)} us |`);
   lines.push(`| ratio p50 (median) | **${fmt(pingPong.ratioP50, 2)}** (target <= 1.2) | |`);
+  if (result.tls.length > 0) {
+    lines.push(
+      '',
+      '| TLS one-way | msgpacknet msgs/s | MB/s | raw (node:tls) msgs/s | MB/s | ratio (median) |',
+      '|---|---:|---:|---:|---:|---:|',
+    );
+    for (const row of result.tls) {
+      lines.push(
+        `| ${row.kind} | ${fmt(row.mpn.msgsPerSec)} | ${fmt(row.mpn.mbPerSec, 1)} | ${fmt(row.raw.msgsPerSec)} | ${fmt(row.raw.mbPerSec, 1)} | **${fmt(row.ratio, 2)}** |`,
+      );
+    }
+  }
   lines.push(
     '',
     '| connections | establish mpn / raw | RSS per connection mpn / raw | fan-out msgs/s mpn / raw |',

@@ -40,6 +40,8 @@ export interface BenchResult {
   readonly throughput: ThroughputRow[];
   readonly pingPong: { mpn: { p50: number; p99: number }; raw: { p50: number; p99: number }; ratioP50: number };
   readonly scale: { connections: number; mpn: ScaleRun; raw: ScaleRun }[];
+  /** The one-way rows over TLS (msgpacknet on tls:// against node:tls); empty in a smoke or scale-only run. */
+  readonly tls: ThroughputRow[];
 }
 
 export interface ScaleRun {

@@ -3,8 +3,12 @@
 //   recv-mpn / send-mpn, recv-raw / send-raw      one-way throughput
 //   pong-mpn / ping-mpn, pong-raw / ping-raw      round trips, one in flight
 //   scale-mpn / scale-raw, scale-clients           N connections to one node
+// With MPN_TLS=DIR (node.key, node.crt: a self-signed certificate for 127.0.0.1), the one-way roles
+// run over TLS: msgpacknet on tls://, the raw baseline on node:tls, both trusting that certificate.
 import { Encoder as MsgpackEncoder, decodeMulti } from '@msgpack/msgpack';
+import { readFileSync } from 'node:fs';
 import { createServer, connect as netConnect, type Socket } from 'node:net';
+import { createServer as tlsServer, connect as tlsConnect } from 'node:tls';
 import { monitorEventLoopDelay, performance } from 'node:perf_hooks';
 import { Node } from '../lib/index.js';
 import { payload, type PayloadKind } from './payloads.js';
@@ -48,9 +52,18 @@ class Meter {
   }
 }
 
+const TLS_DIR = process.env['MPN_TLS'];
+const TLS =
+  TLS_DIR === undefined
+    ? undefined
+    : { key: readFileSync(`${TLS_DIR}/node.key`, 'utf8'), cert: readFileSync(`${TLS_DIR}/node.crt`, 'utf8') };
+/** The node options and listen address of the one-way roles: plain TCP, or TLS with MPN_TLS. */
+const NODE_TLS = TLS === undefined ? {} : { tls: { ...TLS, ca: TLS.cert } };
+const LISTEN = TLS === undefined ? '127.0.0.1:0' : 'tls://127.0.0.1:0';
+
 function rawListen(onSocket: (socket: Socket) => void): Promise<string> {
   return new Promise((resolve) => {
-    const server = createServer({ noDelay: true }, onSocket);
+    const server = TLS === undefined ? createServer({ noDelay: true }, onSocket) : tlsServer({ ...TLS, ca: TLS.cert }, onSocket);
     server.listen(0, '127.0.0.1', () => resolve(`127.0.0.1:${(server.address() as { port: number }).port}`));
   });
 }
@@ -58,6 +71,11 @@ function rawListen(onSocket: (socket: Socket) => void): Promise<string> {
 function rawConnect(address: string): Promise<Socket> {
   const [host, port] = address.split(':') as [string, string];
   return new Promise((resolve) => {
+    if (TLS !== undefined) {
+      const secure = tlsConnect({ ...TLS, ca: TLS.cert, host, port: Number(port) }, () => resolve(secure));
+      secure.setNoDelay(true);
+      return;
+    }
     const socket = netConnect({ host, port: Number(port), noDelay: true }, () => resolve(socket));
   });
 }
@@ -115,7 +133,7 @@ async function send(kind: PayloadKind, seconds: number, sendOne: (value: unknown
 async function main(): Promise<void> {
   switch (role) {
     case 'recv-mpn': {
-      const node = new Node<unknown, string>({ nodeId: 'receiver', maxValueBytes: 1 << 20 });
+      const node = new Node<unknown, string>({ nodeId: 'receiver', maxValueBytes: 1 << 20, ...NODE_TLS });
       const meter = new Meter();
       node.events$.subscribe((event) => {
         if (event.type === 'connectionRequest') event.request.accept();
@@ -126,13 +144,13 @@ async function main(): Promise<void> {
           } else meter.message();
         }
       });
-      report({ address: await node.listen('127.0.0.1:0') });
+      report({ address: (await node.listen(LISTEN)).replace(/^tls:\/\//, '') });
       break;
     }
     case 'send-mpn': {
       const [address = '', kind, seconds] = args;
-      const node = new Node<unknown, string>({ nodeId: 'sender', maxValueBytes: 1 << 20 });
-      const peer = await node.connect(address);
+      const node = new Node<unknown, string>({ nodeId: 'sender', maxValueBytes: 1 << 20, ...NODE_TLS });
+      const peer = await node.connect(TLS === undefined ? address : `tls://${address}`);
       let writable = true;
       node.writable$(peer).subscribe((value) => (writable = value));
       await send(
