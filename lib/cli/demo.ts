@@ -11,6 +11,8 @@ export interface DemoOptions {
   /** Refresh the view in place (a terminal) or print a plain line each second. */
   readonly tty: boolean;
   readonly write: (text: string) => void;
+  /** The terminal's size now (process.stdout.rows and columns); the live view is cut to fit it. */
+  readonly size?: () => { readonly rows?: number | undefined; readonly columns?: number | undefined };
 }
 
 interface Chat {
@@ -21,6 +23,28 @@ interface Chat {
 }
 
 const fmtRate = (n: number): string => (n >= 1e6 ? `${(n / 1e6).toFixed(1)}M` : n >= 1e3 ? `${(n / 1e3).toFixed(1)}k` : n.toFixed(0));
+/**
+ * The live view cut to `rows` lines (and each line to `columns`), so that it never scrolls and can
+ * be redrawn in place: one line is left for the cursor after it. The header stays; then as many
+ * connections as fit (the rest counted on one line), then the latest events that fit.
+ */
+export function fitView(header: string[], connections: string[], events: string[], rows: number, columns: number): string[] {
+  const budget = Math.max(1, rows - 1);
+  const out = header.slice(0, budget);
+  let room = budget - out.length;
+  if (connections.length <= room) {
+    out.push(...connections);
+    room -= connections.length;
+  } else if (room > 0) {
+    out.push(...connections.slice(0, room - 1), `... ${connections.length - (room - 1)} more connections`);
+    room = 0;
+  }
+  // A blank line, "events:", and at least one event, or no events section.
+  if (room >= 3) out.push('', 'events:', ...events.slice(-(room - 2)));
+  const width = Math.max(1, columns - 1);
+  return out.map((text) => (text.length > width ? text.slice(0, width) : text));
+}
+
 const pad = (text: string, width: number): string => (text.length >= width ? text.slice(0, width) : text + ' '.repeat(width - text.length));
 
 /** Runs the demo; resolves with its summary once every node is closed. */
@@ -113,11 +137,12 @@ export async function demo(options: DemoOptions): Promise<string> {
     const now = Date.now();
     const seconds = Math.max(0.001, (now - lastView) / 1000);
     lastView = now;
-    const rows = [
+    const header = [
       `msgpacknet demo: ${nodes.length} nodes on loopback, full mesh   ${((now - started) / 1000).toFixed(1)}s${options.seconds ? ` of ${options.seconds}s` : ''}   Ctrl-C to stop`,
       '',
       `${pad('connection', 22)}${pad('msgs/s in', 12)}${pad('bytes/s in', 12)}${pad('bytes/s out', 12)}${pad('received', 10)}`,
     ];
+    const rows: string[] = [];
     for (const node of nodes) {
       for (const c of node.stats().connections) {
         const key = `${c.nodeId}>${node.nodeId}`;
@@ -131,16 +156,18 @@ export async function demo(options: DemoOptions): Promise<string> {
         );
       }
     }
-    rows.push('', 'events:', ...recent);
-    return rows.join('\n');
+    const size = options.size?.() ?? {};
+    return fitView(header, rows, recent, size.rows || 1000, size.columns || 1000).join('\n');
   };
 
   let lines = 0;
   const render = (): void => {
     const text = view();
     if (options.tty) {
-      // Back to where the last view started, and over it.
-      options.write(`${lines > 0 ? `\x1b[${lines}F` : ''}\x1b[J${text}\n`);
+      // Back to where the last view started, and over it line by line (each line's rest erased), then
+      // erase what a longer last view left below. Not one erase of the whole screen from its top-left
+      // corner: terminals such as tmux keep a copy of an erased screen in the scrollback.
+      options.write(`${lines > 0 ? `\x1b[${lines}F` : ''}${text.split('\n').join('\x1b[K\n')}\x1b[K\n\x1b[J`);
       lines = text.split('\n').length;
     } else {
       const total = [...received.values()].reduce((a, b) => a + b, 0);

@@ -1,11 +1,12 @@
 #!/usr/bin/env node
 // The msgpacknet command-line tool: run nodes, send messages, demo.
+import { readFileSync } from 'node:fs';
 import { isDeepStrictEqual, parseArgs, type ParseArgsConfig } from 'node:util';
 import { NetError } from '../errors.js';
 import { randomNodeId } from '../nodeId.js';
 import type { NodeTlsOptions } from '../transport/tls.js';
 import { demo } from './demo.js';
-import { parseLoose } from './json.js';
+import { NotJsonError, parseArgument } from './json.js';
 import { idOfCertificate, KEYGEN_DAYS, keygen, readTlsFlags, type TlsFlags } from './keygen.js';
 import { sendOnce, session } from './session.js';
 
@@ -30,38 +31,54 @@ commands:
   demo [--seconds N]        a few nodes in a mesh on loopback, with a live view
   keygen [--out DIR]        make a key and a self-signed certificate for TLS; prints its node id
 
-Run "msgpacknet <command> --help" for a command's options. --verbose shows stack traces.`,
+Run "msgpacknet <command> --help" for a command's options. --verbose shows stack traces; --version the version.`,
   listen: `usage: msgpacknet listen [ADDRESS] [--id ID] [--init JSON] [--accept all|none|prompt] [TLS options]
 
 Runs a node listening on ADDRESS ("host:port", "[v6]:port", "tls://host:port"; default 127.0.0.1:0) until Ctrl-C.
 Prints every event as one JSON line on stdout. Reads lines on stdin:
   {"to": ID, "message": VALUE}   sends VALUE to ID
   VALUE                          sends VALUE to the only connected peer
-With --accept prompt, the line after a connection request answers it (y or n).
+With --accept prompt, the line after a connection request answers it: y (or yes) accepts, n (or no) rejects
+and prints a "rejected" line, anything else asks again. With --accept none, each request is rejected so.
 Binary shows as {"$base64": "..."}, 64-bit integers beyond 2^53 as {"$bigint": "..."}; both are read back.
 
-  --id ID        this node's id: JSON when it parses (e.g. [1,2]), else a string (default: random;
-                 with --authenticate-ids: the certificate's id)
-  --init JSON    the init message sent in every handshake (default null)
+  --id ID        this node's id, as JSON (e.g. [1,2] or '"x"'); a plain word such as server is a string
+                 (default: random; with --authenticate-ids: the certificate's id)
+  --init JSON    the init message sent in every handshake (default null); JSON as for --id
   --accept MODE  all (default), none, or prompt
 
 ${TLS_HELP}`,
   connect: `usage: msgpacknet connect ADDRESS [--id ID] [--init JSON] [TLS options]
 
-Runs a node connected to ADDRESS; events and stdin as for "listen". Exits when the connection ends.
+Runs a node connected to ADDRESS; events and stdin as for "listen". Lines read before the connection
+is up wait for it, then are sent in order. Exits 0 when the connection ends, or when stdin ends: then
+after every line was sent and the connection was closed gracefully (printf '"a"\n"b"\n' | msgpacknet connect ...).
 
-  --id ID        this node's id: JSON when it parses (e.g. [1,2]), else a string (default: random;
-                 with --authenticate-ids: the certificate's id)
+  --id ID        this node's id, as JSON (e.g. [1,2] or '"x"'); a plain word such as server is a string
+                 (default: random; with --authenticate-ids: the certificate's id)
   --init JSON    the init message sent in the handshake (default null)
+  --timeout MS   how long the TCP connect and the peer's handshake may take (default 10000)
 
 ${TLS_HELP}`,
-  send: `usage: msgpacknet send ADDRESS JSON... [--id ID] [--init JSON] [TLS options]
+  send: `usage: msgpacknet send ADDRESS JSON... [--string] [--wait MS] [--id ID] [--init JSON] [TLS options]
 
-Connects to ADDRESS, sends each JSON value as one message, waits until they are flushed, and exits.
+Connects to ADDRESS, sends each value as one message, waits --wait ms, closes gracefully and exits 0,
+printing "sent N messages to ID" on stderr. The wire has no acknowledgement, so "sent" means: the
+handshakes were exchanged, every message was written, the peer did not close or reset the connection
+within --wait ms, and it closed its side only after ours (our FIN, then its FIN). A peer that closes
+first (a listener that rejects the connection: --accept none, or a prompt answered n) has not taken
+them: that is "not delivered" on stderr and exit 1, as is a peer that does not close within 5 s of us.
 
-  --id ID        this node's id: JSON when it parses (e.g. [1,2]), else a string (default: random;
-                 with --authenticate-ids: the certificate's id)
+A value is JSON ({"a":1}, 42, '"text"'); a plain word or phrase (hello world) is a string. Text that
+looks like JSON but is not valid JSON ('{bad json') is a usage error (exit 2), not a string.
+
+  --string       send each value as the string given, not as JSON
+  --wait MS      how long to give the peer to refuse before closing (default 200)
+
+  --id ID        this node's id, as JSON (e.g. [1,2] or '"x"'); a plain word such as server is a string
+                 (default: random; with --authenticate-ids: the certificate's id)
   --init JSON    the init message sent in the handshake (default null)
+  --timeout MS   how long the TCP connect and the peer's handshake may take (default 10000)
 
 ${TLS_HELP}`,
   demo: `usage: msgpacknet demo [--seconds N] [--nodes N]
@@ -93,6 +110,43 @@ const NODE_OPTIONS = {
 
 class UsageError extends Error {}
 
+/** A command-line JSON value (see parseArgument): a typo is a usage error, not a string. */
+function argument(text: string, what: string, hint = ''): unknown {
+  try {
+    return parseArgument(text, what, hint);
+  } catch (error) {
+    throw error instanceof NotJsonError ? new UsageError(error.message) : error;
+  }
+}
+
+/** A --timeout or --wait value in ms. */
+function milliseconds(text: string | undefined, flag: string, min: number): number | undefined {
+  if (text === undefined) return undefined;
+  const value = Number(text);
+  if (!(text.trim() !== '' && Number.isFinite(value) && value >= min))
+    throw new UsageError(`${flag} must be a number of ms >= ${min}, not ${text}`);
+  return value;
+}
+
+/** A failure of a command that talks to `address`, naming it (a peer that is not a msgpacknet node says nothing useful itself). */
+class PeerError extends Error {}
+
+async function talkingTo<T>(address: string, work: () => Promise<T>): Promise<T> {
+  try {
+    return await work();
+  } catch (error) {
+    if (!(error instanceof NetError)) throw error;
+    const where = error.address ?? address;
+    const named = error.message.includes(where) ? '' : ` (${where})`;
+    // Before the handshake: a wrong port, or a peer that speaks another protocol.
+    const hint =
+      (error.code === 'TIMEOUT' || error.code === 'READ_ERROR') && /handshake/i.test(error.message)
+        ? `; is ${where} a msgpacknet node?`
+        : '';
+    throw new PeerError(`${error.code}: ${error.message}${named}${hint}`, { cause: error });
+  }
+}
+
 interface Identity {
   readonly id: unknown;
   readonly tls?: NodeTlsOptions;
@@ -106,7 +160,7 @@ async function identity(values: TlsFlags & { id?: string | undefined }): Promise
     throw new UsageError('--authenticate-ids needs --tls-key and --tls-cert (make them with: msgpacknet keygen)');
   }
   const tls = await readTlsFlags(values);
-  const given = values.id === undefined ? undefined : parseLoose(values.id);
+  const given = values.id === undefined ? undefined : argument(values.id, '--id');
   if (!authenticateIds) return { id: given === undefined ? randomNodeId() : given, ...(tls ? { tls } : {}) };
   const id = idOfCertificate(tls!.cert as string, values['tls-cert']!);
   if (given !== undefined && !isDeepStrictEqual(given, id)) {
@@ -117,6 +171,9 @@ async function identity(values: TlsFlags & { id?: string | undefined }): Promise
   return { id, tls: tls!, authenticateIds };
 }
 
+/** The command whose arguments are being parsed, for the hint in a usage error. */
+let parsing = '';
+
 function parse<T extends NonNullable<ParseArgsConfig['options']>>(
   args: string[],
   options: T,
@@ -124,8 +181,21 @@ function parse<T extends NonNullable<ParseArgsConfig['options']>>(
   try {
     return parseArgs({ args, options, allowPositionals: true });
   } catch (error) {
-    throw new UsageError(error instanceof Error ? error.message : String(error));
+    const hint = `run msgpacknet ${parsing} --help`;
+    const code = (error as { code?: string }).code;
+    const option = /'(-[^']*)'/.exec(error instanceof Error ? error.message : '')?.[1];
+    if (code === 'ERR_PARSE_ARGS_UNKNOWN_OPTION' && option !== undefined) throw new UsageError(`unknown option ${option}; ${hint}`);
+    if (code === 'ERR_PARSE_ARGS_INVALID_OPTION_VALUE' && option !== undefined) {
+      throw new UsageError(`option ${option} needs a value (or takes none); ${hint}`);
+    }
+    throw new UsageError(`${error instanceof Error ? error.message : String(error)}; ${hint}`);
   }
+}
+
+/** The package's version, from its package.json (two folders above dist/lib/cli). */
+function version(): string {
+  const text = readFileSync(new URL('../../../package.json', import.meta.url), 'utf8');
+  return (JSON.parse(text) as { version: string }).version;
 }
 
 async function main(argv: string[]): Promise<number> {
@@ -136,34 +206,54 @@ async function main(argv: string[]): Promise<number> {
     print(HELP.main!);
     return command === undefined ? 2 : 0;
   }
+  if (command === '--version' || command === '-v' || command === 'version') {
+    print(version());
+    return 0;
+  }
+  parsing = command;
   switch (command) {
     case 'listen':
     case 'connect': {
-      const { values, positionals } = parse(rest, { ...NODE_OPTIONS, accept: { type: 'string' } });
+      const { values, positionals } = parse(rest, { ...NODE_OPTIONS, accept: { type: 'string' }, timeout: { type: 'string' } });
       if (values.help) return (print(HELP[command]!), 0);
+      const timeout = milliseconds(values.timeout, '--timeout', 1);
       const address = positionals[0] ?? (command === 'listen' ? '127.0.0.1:0' : undefined);
       if (address === undefined) throw new UsageError('connect needs an ADDRESS');
       const accept = values.accept ?? 'all';
       if (accept !== 'all' && accept !== 'none' && accept !== 'prompt')
         throw new UsageError(`--accept must be all, none or prompt, not ${accept}`);
-      await session(command, address, {
+      const options = {
         ...(await identity(values)),
-        init: values.init === undefined ? null : parseLoose(values.init),
+        init: values.init === undefined ? null : argument(values.init, '--init'),
+        ...(timeout === undefined ? {} : { timeout }),
         accept,
         print,
         warn,
-      });
+      } as const;
+      await talkingTo(address, () => session(command, address, options));
       return 0;
     }
     case 'send': {
-      const { values, positionals } = parse(rest, NODE_OPTIONS);
+      const { values, positionals } = parse(rest, {
+        ...NODE_OPTIONS,
+        string: { type: 'boolean' },
+        wait: { type: 'string' },
+        timeout: { type: 'string' },
+      });
       if (values.help) return (print(HELP.send!), 0);
       const [address, ...messages] = positionals;
       if (address === undefined || messages.length === 0) throw new UsageError('send needs an ADDRESS and at least one JSON message');
-      const peer = await sendOnce(address, messages.map(parseLoose), {
+      const values_ = values.string
+        ? messages
+        : messages.map((text, i) => argument(text, `message ${i + 1}`, ', or send every value as a string with --string'));
+      const timeout = milliseconds(values.timeout, '--timeout', 1);
+      const options = {
         ...(await identity(values)),
-        init: values.init === undefined ? null : parseLoose(values.init),
-      });
+        init: values.init === undefined ? null : argument(values.init, '--init'),
+        ...(timeout === undefined ? {} : { timeout }),
+        wait: milliseconds(values.wait, '--wait', 0) ?? 200,
+      };
+      const peer = await talkingTo(address, () => sendOnce(address, values_, options));
       warn(`sent ${messages.length} message${messages.length === 1 ? '' : 's'} to ${JSON.stringify(peer)}`);
       return 0;
     }
@@ -179,7 +269,13 @@ async function main(argv: string[]): Promise<number> {
       const nodes = Number(values.nodes ?? 4);
       if (!(Number.isFinite(seconds) && seconds >= 0)) throw new UsageError('--seconds must be a number >= 0');
       if (!(Number.isInteger(nodes) && nodes >= 2 && nodes <= 26)) throw new UsageError('--nodes must be an integer from 2 to 26');
-      const summary = await demo({ nodes, seconds, tty: process.stdout.isTTY, write: (text) => void process.stdout.write(text) });
+      const summary = await demo({
+        nodes,
+        seconds,
+        tty: process.stdout.isTTY,
+        write: (text) => void process.stdout.write(text),
+        size: () => ({ rows: process.stdout.rows, columns: process.stdout.columns }),
+      });
       print(summary);
       return 0;
     }

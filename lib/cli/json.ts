@@ -48,11 +48,40 @@ export function line(value: unknown): string {
   return JSON.stringify(toJson(value));
 }
 
-/** An id or init given on the command line: JSON when it parses, else the string itself. */
-export function parseLoose(text: string): unknown {
+/** A command-line value that looks like JSON but is not valid JSON (a usage error). */
+export class NotJsonError extends Error {}
+
+/** Could `text` have been meant as JSON (an object, array, JSON string or number), or is it plainly a word or phrase? */
+function looksLikeJson(text: string): boolean {
+  const trimmed = text.trim();
+  // A hex id such as keygen's (671e80...) is a word; 1.2.3, 01 or 1e are broken numbers.
+  return trimmed === '' || /^[[{"']/.test(trimmed) || /[\]}"]$/.test(trimmed) || /^[+-]?\.?\d[\d.eE+-]*$/.test(trimmed);
+}
+
+/** `text` as a JSON string, quoted for a POSIX shell: what to type to pass `text` itself as a string. */
+export function shellJsonString(text: string): string {
+  return `'${JSON.stringify(text).replaceAll("'", "'\\''")}'`;
+}
+
+/**
+ * An id, init message or `send` message given on the command line. Valid JSON is that value
+ * (e.g. `[1,2]`, `42`, `"text"`). Anything else is taken as a string only when it cannot have
+ * been meant as JSON: a word or phrase such as `server`, `hello world` or a hex id. Text that
+ * starts like JSON (`{ [ " '`), ends like it (`} ] "`), is made of a number's characters
+ * (`1.2.3`, `01`) or is empty, yet does not parse,
+ * throws {@link NotJsonError}: a typo must not become a string silently.
+ *
+ * @param what names the value in the error, e.g. `--id` or `message 2`.
+ * @param hint how else to pass a string, appended to the error.
+ */
+export function parseArgument(text: string, what: string, hint = ''): unknown {
   try {
     return fromJson(JSON.parse(text));
-  } catch {
-    return text;
+  } catch (error) {
+    if (!looksLikeJson(text)) return text;
+    const why = error instanceof Error ? error.message : String(error);
+    throw new NotJsonError(
+      `${what}: ${JSON.stringify(text)} is not valid JSON (${why}); to pass it as a string, write it as a JSON string: ${shellJsonString(text)}${hint}`,
+    );
   }
 }

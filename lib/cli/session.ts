@@ -2,6 +2,7 @@
 // and whose stdin lines are messages to send.
 import { createInterface } from 'node:readline';
 import { Node, type NodeConfig } from '../Node.js';
+import type { DisconnectReason } from '../events.js';
 import type { ConnectionRequest } from '../ConnectionRequest.js';
 import { certificateId } from '../certificateId.js';
 import { NetError } from '../errors.js';
@@ -14,6 +15,8 @@ export interface NodeIdentity {
   readonly init: unknown;
   readonly tls?: NodeTlsOptions;
   readonly authenticateIds?: boolean;
+  /** ms for the TCP connect and the peer's handshake together (the node's `handshakeTimeout`). */
+  readonly timeout?: number;
 }
 
 export interface SessionOptions extends NodeIdentity {
@@ -47,10 +50,12 @@ export async function session(mode: 'listen' | 'connect', address: string, optio
           }),
         );
         if (options.accept === 'all') request.accept();
-        else if (options.accept === 'none') request.reject();
-        else {
+        else if (options.accept === 'none') {
+          request.reject();
+          print(line({ event: 'rejected', nodeId: request.nodeId, remoteAddress: request.remoteAddress }));
+        } else {
           prompts.push(request);
-          warn(`accept the connection from ${JSON.stringify(line(request.nodeId))} at ${request.remoteAddress}? type y or n`);
+          warn(`accept the connection from ${line(request.nodeId)} at ${request.remoteAddress}? type y or n`);
         }
         break;
       }
@@ -75,15 +80,11 @@ export async function session(mode: 'listen' | 'connect', address: string, optio
     }
   });
 
-  const input = createInterface({ input: process.stdin });
-  input.on('line', (text) => {
-    if (text.trim() === '') return;
-    const pending = prompts.shift();
-    if (pending) {
-      if (/^y(es)?$/i.test(text.trim())) pending.accept();
-      else pending.reject();
-      return;
-    }
+  // In connect mode, lines read before the connection is up wait for it, then go in order.
+  let connected = mode === 'listen';
+  const waiting: string[] = [];
+  let inputEnded = false;
+  const sendLine = (text: string): void => {
     try {
       const parsed = fromJson(JSON.parse(text));
       const peers = node.stats().connections.map((c) => c.nodeId);
@@ -98,6 +99,39 @@ export async function session(mode: 'listen' | 'connect', address: string, optio
         `not sent: ${error instanceof SyntaxError ? `not JSON (${error.message})` : error instanceof NetError ? `${error.code}: ${error.message}` : String(error)}`,
       );
     }
+  };
+  /** connect: once stdin has ended and every line is sent, close gracefully (flush, FIN, the peer's FIN). */
+  const endIfInputEnded = (): void => {
+    if (mode !== 'connect' || !connected || !inputEnded) return;
+    const peer = node.stats().connections[0]?.nodeId;
+    if (peer === undefined) return done();
+    node.disconnect(peer).then(done, done);
+  };
+
+  const input = createInterface({ input: process.stdin });
+  input.on('line', (text) => {
+    if (text.trim() === '') return;
+    // A line answers the oldest request still waiting; requests that timed out meanwhile are skipped.
+    while (prompts.length > 0 && !prompts[0]!.isPending) prompts.shift();
+    const pending = prompts[0];
+    if (pending) {
+      const answer = text.trim().toLowerCase();
+      if (answer === 'y' || answer === 'yes') {
+        prompts.shift();
+        pending.accept();
+      } else if (answer === 'n' || answer === 'no') {
+        prompts.shift();
+        pending.reject();
+        print(line({ event: 'rejected', nodeId: pending.nodeId, remoteAddress: pending.remoteAddress }));
+      } else warn(`answer y or n: accept the connection from ${line(pending.nodeId)} at ${pending.remoteAddress}?`);
+      return;
+    }
+    if (connected) sendLine(text);
+    else waiting.push(text);
+  });
+  input.on('close', () => {
+    inputEnded = true;
+    endIfInputEnded();
   });
 
   const stop = (): void => done();
@@ -106,7 +140,12 @@ export async function session(mode: 'listen' | 'connect', address: string, optio
   try {
     if (mode === 'listen') print(line({ event: 'listening', address: await node.listen(address), nodeId: node.nodeId }));
     else print(line({ event: 'connecting', address, nodeId: node.nodeId }));
-    if (mode === 'connect') await node.connect(address);
+    if (mode === 'connect') {
+      await node.connect(address, options.timeout === undefined ? {} : { timeout: options.timeout });
+      connected = true;
+      for (const text of waiting.splice(0)) sendLine(text);
+      endIfInputEnded();
+    }
     await finished;
   } finally {
     input.close();
@@ -122,13 +161,80 @@ function nodeOptions(identity: NodeIdentity): NodeConfig<unknown, unknown, unkno
     initMessage: identity.init,
     ...(identity.tls ? { tls: identity.tls } : {}),
     ...(identity.authenticateIds ? { authenticateIds: true } : {}),
+    ...(identity.timeout === undefined ? {} : { handshakeTimeout: identity.timeout }),
   };
 }
 
-/** `msgpacknet send`: connect, send each message, flush, close. */
-export async function sendOnce(address: string, messages: unknown[], identity: NodeIdentity): Promise<unknown> {
-  await using node = new Node<unknown, unknown, unknown>(nodeOptions(identity));
-  const peer = await node.connect(address);
-  for (const message of messages) node.send(peer, message);
+/** How long `send` lets the peer take to close its side after ours before it stops waiting (the node's `linger`). */
+const SEND_LINGER = 5_000;
+
+/** `msgpacknet send` could not tell that its messages were taken (exit 1). */
+export class NotDeliveredError extends Error {}
+
+export interface SendOptions extends NodeIdentity {
+  /** ms to wait after the messages are written, before our own close, for the peer to refuse them. */
+  readonly wait: number;
+}
+
+/**
+ * `msgpacknet send`: connect, send each message, wait `wait` ms (less if the connection ends),
+ * then close gracefully: flush, FIN, and read on until the peer's FIN. The wire has no
+ * acknowledgement; what can be seen is that the peer closed (or reset) the connection before our
+ * own close completed, which a peer that took the messages never does: a rejected connection
+ * ends that way. Then, or when the peer does not close its side within {@link SEND_LINGER} ms of
+ * ours, or when the connection breaks, this throws {@link NotDeliveredError}. Resolves with the
+ * peer's id.
+ */
+export async function sendOnce(address: string, messages: unknown[], options: SendOptions): Promise<unknown> {
+  await using node = new Node<unknown, unknown, unknown>({ ...nodeOptions(options), linger: SEND_LINGER });
+  let ended: { reason: DisconnectReason; error?: NetError | undefined; duringOurClose: boolean } | undefined;
+  let ourClose = false;
+  let wake: () => void = () => undefined;
+  node.events$.subscribe((event) => {
+    if (event.type !== 'disconnected' || ended) return;
+    ended = { reason: event.reason, error: event.error, duringOurClose: ourClose };
+    wake();
+  });
+  const peer = await node.connect(address, options.timeout === undefined ? {} : { timeout: options.timeout });
+  const who = `${address} (${line(peer)})`;
+  const count = messages.length === 1 ? 'the message was' : `the ${messages.length} messages were`;
+  try {
+    for (const message of messages) node.send(peer, message);
+  } catch (error) {
+    if (!(error instanceof NetError && error.code === 'NOT_CONNECTED')) throw error;
+  }
+  if (!ended && options.wait > 0) {
+    await new Promise<void>((resolve) => {
+      const timer = setTimeout(resolve, options.wait);
+      wake = () => {
+        clearTimeout(timer);
+        resolve();
+      };
+    });
+  }
+  let lingered = false;
+  if (!ended) {
+    ourClose = true;
+    const started = Date.now();
+    await node.disconnect(peer).catch(() => undefined);
+    lingered = Date.now() - started >= SEND_LINGER - 50;
+  }
+  if (ended && !ended.duringOurClose) {
+    throw new NotDeliveredError(
+      ended.reason === 'remote-closed'
+        ? `not delivered: ${who} closed the connection before we did (it rejected the connection, or was closing), so ${count} not taken`
+        : `not delivered: the connection to ${who} ended before we closed it, so ${count} not taken (${ended.reason}${ended.error ? `, ${ended.error.code}: ${ended.error.message}` : ''})`,
+    );
+  }
+  if (ended && ended.reason !== 'closed') {
+    throw new NotDeliveredError(
+      `not confirmed: the connection to ${who} broke while we closed it (${ended.reason}${ended.error ? `, ${ended.error.code}: ${ended.error.message}` : ''}); ${count.replace(/ (was|were)$/, '')} may not have been taken`,
+    );
+  }
+  if (lingered) {
+    throw new NotDeliveredError(
+      `not confirmed: ${who} did not close its side within ${SEND_LINGER / 1000} s of ours (still deciding whether to accept?); ${count.replace(/ (was|were)$/, '')} may not have been taken`,
+    );
+  }
   return peer;
 }

@@ -4,6 +4,7 @@ import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { certificateId } from '../../lib/certificateId.js';
+import { fitView } from '../../lib/cli/demo.js';
 import { Lines } from '../helpers/lines.js';
 
 /** The real executable, as `npx msgpacknet` runs it. */
@@ -51,6 +52,16 @@ function run(...args: string[]): Promise<{ code: number | null; stdout: string; 
     stdout: stdout || child.lines.map((l) => JSON.stringify(l)).join('\n'),
     stderr: child.stderr,
   }));
+}
+
+/** What JSON.parse says of `text`, as the CLI quotes it. */
+function jsonError(text: string): string {
+  try {
+    JSON.parse(text);
+    return '';
+  } catch (error) {
+    return (error as Error).message;
+  }
 }
 
 const event = (name: string) => (line: Record<string, unknown>) => line.event === name;
@@ -239,6 +250,158 @@ describe('msgpacknet (the executable)', () => {
     server.type('y');
     await server.line(event('connected'));
     await client.line(event('connected'));
+  });
+
+  it('send to a listener that rejects (--accept none): "not delivered" on stderr, exit 1, never "sent"', async () => {
+    const server = cli('listen', '--id', 'server', '--accept', 'none');
+    const { address } = await server.line(event('listening'));
+    for (let i = 0; i < 3; i++) {
+      const result = await run('send', address as string, '"are you there"');
+      expect(result.code).withContext(result.stderr).toBe(1);
+      expect(result.stderr).toMatch(new RegExp(`^msgpacknet: error: not delivered: .*${address as string} \\("server"\\)`));
+      expect(result.stderr).not.toContain('sent 1 message');
+    }
+    expect(server.lines.filter(event('message'))).toEqual([]);
+  });
+
+  it('send to --accept prompt: answered n is "not delivered" (exit 1); answered y is "sent" (exit 0)', async () => {
+    const server = cli('listen', '--id', 'server', '--accept', 'prompt');
+    const { address } = await server.line(event('listening'));
+    const refused = cli('send', address as string, '"are you there"', '--wait', '5000');
+    refused.child.stdin.end();
+    await server.stderrShows('accept the connection');
+    server.type('n');
+    expect(await refused.exited)
+      .withContext(refused.stderr)
+      .toBe(1);
+    expect(refused.stderr).toContain('not delivered');
+    expect(refused.stderr).not.toContain('sent 1 message');
+
+    server.stderr = '';
+    const welcome = cli('send', address as string, '"welcome"', '--wait', '2000');
+    welcome.child.stdin.end();
+    await server.stderrShows('accept the connection');
+    server.type('y');
+    expect(await welcome.exited)
+      .withContext(welcome.stderr)
+      .toBe(0);
+    expect(welcome.stderr).toBe('msgpacknet: sent 1 message to "server"\n');
+    expect((await server.line(event('message'))).message).toBe('welcome');
+    expect(server.lines.filter(event('message')).length).toBe(1);
+  }, 20_000);
+
+  it('--accept prompt: the id is shown once, an answer other than y or n asks again, n prints a rejected line', async () => {
+    const server = cli('listen', '--id', 'server', '--accept', 'prompt');
+    const { address } = await server.line(event('listening'));
+    const client = cli('send', address as string, '"hello"', '--id', 'alice', '--wait', '5000');
+    client.child.stdin.end();
+    await server.stderrShows('accept the connection');
+    expect(server.stderr).toContain('from "alice" at');
+    expect(server.stderr).not.toContain('\\"alice\\"');
+    server.stderr = '';
+    server.type('maybe');
+    await server.stderrShows('answer y or n');
+    server.type('n');
+    expect((await server.line(event('rejected'))).nodeId).toBe('alice');
+    expect(await client.exited).toBe(1);
+    expect(server.lines.filter(event('message')).length).toBe(0);
+  }, 20_000);
+
+  it('an unknown option names it and points to --help (exit 2); --version prints the version', async () => {
+    const unknown = await run('listen', '--frobnicate');
+    expect(unknown.code).toBe(2);
+    expect(unknown.stderr).toBe('msgpacknet: unknown option --frobnicate; run msgpacknet listen --help\n');
+    const version = await run('--version');
+    expect(version.code).toBe(0);
+    expect(version.stdout.trim()).toMatch(/^\d+\.\d+\.\d+/);
+  });
+
+  it('connect with piped stdin: lines read before the connection is up wait for it, and the end of stdin ends it (exit 0)', async () => {
+    const server = cli('listen', '--id', 'server');
+    const { address } = await server.line(event('listening'));
+    const client = cli('connect', address as string, '--id', 'piped');
+    client.child.stdin.end('"a"\n"b"\n{"to": "server", "message": 3}\n');
+    const code = await Promise.race([client.exited, new Promise((resolve) => setTimeout(() => resolve('still running'), 8000))]);
+    expect(code).withContext(client.stderr).toBe(0);
+    expect(client.stderr).not.toContain('not sent');
+    expect(client.lines.find(event('disconnected'))).toEqual(jasmine.objectContaining({ nodeId: 'server', reason: 'closed' }));
+    await server.line(event('disconnected'));
+    expect(server.lines.filter(event('message')).map((line) => line.message)).toEqual(['a', 'b', 3]);
+    expect(server.lines.find(event('disconnected'))).toEqual(jasmine.objectContaining({ nodeId: 'piped', reason: 'remote-closed' }));
+  });
+
+  it('a value that looks like JSON but is not is a usage error (exit 2), not a string; --string sends text as it is', async () => {
+    const server = cli('listen', '--id', 'server');
+    const { address } = await server.line(event('listening'));
+    const bad = await run('send', address as string, '{bad json');
+    expect(bad.code).toBe(2);
+    expect(bad.stderr).toBe(
+      `msgpacknet: message 1: "{bad json" is not valid JSON (${jsonError('{bad json')}); to pass it as a string, write it as a JSON string: '"{bad json"', or send every value as a string with --string\n`,
+    );
+    const id = await run('send', address as string, '1', '--id', '{"a":');
+    expect(id.code).toBe(2);
+    expect(id.stderr).toContain('msgpacknet: --id: "{\\"a\\":" is not valid JSON');
+    for (const args of [['--init', '[1,'], ['1.2.3'], ['']]) {
+      const result = await run('send', address as string, ...(args.length === 1 ? args : ['1', ...args]));
+      expect(result.code).withContext(args.join(' ')).toBe(2);
+      expect(result.stderr).toContain('is not valid JSON');
+    }
+    const connectId = await run('connect', address as string, '--id', '[1,2');
+    expect(connectId.code).toBe(2);
+    expect(server.lines.filter(event('connectionRequest'))).toEqual([]);
+
+    const text = await run('send', address as string, '--string', '{bad json', '42');
+    expect(text.code).withContext(text.stderr).toBe(0);
+    await server.line((line) => line.event === 'message' && line.message === '42');
+    // Words, phrases and hex ids (keygen's) are strings still.
+    const words = await run('send', address as string, 'hello world', '671e80ab', '--id', '9f3e2a');
+    expect(words.code).withContext(words.stderr).toBe(0);
+    await server.line((line) => line.event === 'message' && line.message === '671e80ab');
+    expect(server.lines.filter(event('message')).map((line) => line.message)).toEqual(['{bad json', '42', 'hello world', '671e80ab']);
+    expect(server.lines.filter(event('message')).at(-1)!.from).toBe('9f3e2a');
+  });
+
+  it('a peer that is not a msgpacknet node (silent, or speaking HTTP): the error names its address', async () => {
+    const silent = createServer(() => undefined);
+    const http = createServer((socket) => socket.end('HTTP/1.1 400 Bad Request\r\n\r\n'));
+    const servers = [silent, http];
+    for (const server of servers) await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    const [quiet, talker] = servers.map((server) => `127.0.0.1:${(server.address() as { port: number }).port}`) as [string, string];
+    try {
+      const timeout = await run('connect', quiet, '--timeout', '300');
+      expect(timeout.code).toBe(1);
+      expect(timeout.stderr).toMatch(/^msgpacknet: error: TIMEOUT: /);
+      expect(timeout.stderr).toContain(`is ${quiet} a msgpacknet node?`);
+      expect(timeout.stderr.trim().split('\n').length).toBe(1);
+      for (const args of [
+        ['connect', talker],
+        ['send', talker, '1'],
+      ]) {
+        const result = await run(...args);
+        expect(result.code).toBe(1);
+        expect(result.stderr).toMatch(/^msgpacknet: error: READ_ERROR: /);
+        expect(result.stderr).toContain(`(${talker}); is ${talker} a msgpacknet node?`);
+      }
+      const sendTimeout = await run('send', quiet, '1', '--timeout', '300');
+      expect(sendTimeout.stderr).toContain(`is ${quiet} a msgpacknet node?`);
+    } finally {
+      for (const server of servers) server.close();
+    }
+  });
+
+  it('the demo view fits the terminal: the header stays, the connections and events that fit, no line wider than it', () => {
+    const header = ['title', '', 'columns'];
+    const connections = Array.from({ length: 12 }, (_, i) => `connection ${i}`);
+    const events = Array.from({ length: 10 }, (_, i) => `event ${i} ${'x'.repeat(100)}`);
+    const fitted = fitView(header, connections, events, 20, 40);
+    expect(fitted.length).toBe(19);
+    expect(fitted.slice(0, 15)).toEqual([...header, ...connections]);
+    expect(fitted.slice(15, 17)).toEqual(['', 'events:']);
+    expect(fitted.slice(17).map((text) => text.slice(0, 7))).toEqual(['event 8', 'event 9']);
+    expect(Math.max(...fitted.map((text) => text.length))).toBe(39);
+    const small = fitView(header, connections, events, 10, 200);
+    expect(small).toEqual([...header, ...connections.slice(0, 5), '... 7 more connections']);
+    expect(fitView(header, connections, events, 100, 200).length).toBe(3 + 12 + 2 + 10);
   });
 
   it('a port in use: one line on stderr, exit 1, no stack trace', async () => {

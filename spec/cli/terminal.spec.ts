@@ -23,10 +23,10 @@ async function until(condition: (text: string) => boolean, ms: number, target = 
 }
 
 /** Runs the executable in a new detached session; returns the id of its pane. */
-function start(command: string, script = 'dist/lib/cli/index.js'): string {
+function start(command: string, script = 'dist/lib/cli/index.js', rows = 40): string {
   // `; sleep` keeps the pane open after the command, so its last screen can be read.
   const shell = `${process.execPath} ${script} ${command}; echo EXIT=$?; sleep 30`;
-  return tmux('new-session', '-d', '-P', '-F', '#{pane_id}', '-s', SESSION, '-x', '120', '-y', '40', shell).trim();
+  return tmux('new-session', '-d', '-P', '-F', '#{pane_id}', '-s', SESSION, '-x', '120', '-y', String(rows), shell).trim();
 }
 
 /** A second pane under the session's first (full width), running the executable; returns its pane id. */
@@ -64,6 +64,27 @@ describe('msgpacknet on a terminal (tmux)', () => {
     const done = await until((text) => text.includes('EXIT='), 10_000);
     expect(done).toContain('EXIT=0');
     expect(done).toMatch(/lost 0, out of order 0/);
+  }, 30_000);
+
+  it('demo in a 20-row terminal: the live view fits it (its header once, nothing scrolls), then the summary', async () => {
+    const pane = start('demo --seconds 3', 'dist/lib/cli/index.js', 20);
+    // The reconnect a second after the drop adds events: wait for a full view.
+    const live = await until((text) => text.includes('events:') && text.includes('node-d -> node-c'), 8000, pane);
+    expect(live).toContain('msgpacknet demo: 4 nodes on loopback');
+    for (let i = 0; i < 8; i++) {
+      await sleep(150);
+      expect(tmux('display-message', '-p', '-t', pane, '#{history_size}').trim())
+        .withContext('lines scrolled off')
+        .toBe('0');
+      const text = screen(pane);
+      expect(text.split('msgpacknet demo:').length - 1).toBe(1);
+      expect(text.split('\n').filter((row) => row.startsWith('connection ')).length).toBe(1);
+    }
+    await until((text) => text.includes('EXIT='), 10_000, pane);
+    const whole = tmux('capture-pane', '-p', '-J', '-S', '-', '-t', pane); // the screen and what scrolled off it
+    expect(whole.split('msgpacknet demo:').length - 1).toBe(1);
+    expect(whole).toContain('EXIT=0');
+    expect(whole).toMatch(/lost 0, out of order 0/);
   }, 30_000);
 
   it('two nodes with key-bound ids (keygen, then --authenticate-ids over tls://): a line typed in one shows on the other', async () => {
