@@ -1,4 +1,4 @@
-// ESLint flat config: typescript-eslint's type-checked rules over lib/, spec/ and bench/.
+// ESLint flat config: typescript-eslint's type-checked rules over lib/, spec/, bench/ and examples/.
 import js from '@eslint/js';
 import tseslint from 'typescript-eslint';
 
@@ -8,7 +8,7 @@ export default tseslint.config(
   ...tseslint.configs.strictTypeChecked,
   {
     languageOptions: {
-      parserOptions: { project: ['./tsconfig.spec.json'], tsconfigRootDir: import.meta.dirname },
+      parserOptions: { project: ['./tsconfig.spec.json', './examples/tsconfig.json'], tsconfigRootDir: import.meta.dirname },
     },
     rules: {
       '@typescript-eslint/restrict-template-expressions': [

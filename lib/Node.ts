@@ -147,6 +147,7 @@ export class Node<M = unknown, N = unknown, I = null> implements AsyncDisposable
     return this.initMessageValue;
   }
 
+  /** Sets the init message for connections made from now on; throws `SEND_ERROR` if it cannot be encoded. */
   set initMessage(value: I) {
     const encoder = new Encoder({ maxValueBytes: this.options.maxHandshakeBytes });
     this.handshakeBytes = encoder.encode([value, this.nodeId]);
@@ -158,6 +159,7 @@ export class Node<M = unknown, N = unknown, I = null> implements AsyncDisposable
     return this.connectionTimeoutValue;
   }
 
+  /** Sets the idle timeout (ms, positive) for connections made from now on; throws a `TypeError` otherwise. */
   set connectionTimeout(value: number) {
     this.connectionTimeoutValue = positive('connectionTimeout', value);
     this.configCache = undefined;
@@ -168,6 +170,7 @@ export class Node<M = unknown, N = unknown, I = null> implements AsyncDisposable
     return this.statsHalfLifeValue;
   }
 
+  /** Sets the half-life (ms, positive) for connections made from now on; throws a `TypeError` otherwise. */
   set statsHalfLife(value: number) {
     this.statsHalfLifeValue = positive('statsHalfLife', value);
     this.configCache = undefined;
@@ -219,15 +222,22 @@ export class Node<M = unknown, N = unknown, I = null> implements AsyncDisposable
 
   /**
    * Whether the connection to `id` can take more without queueing past its
-   * high-water mark; emits on change, completes when it ends. Errors with
-   * `NOT_CONNECTED` when there is none.
+   * high-water mark; emits the current state at once, then on change, and
+   * completes when the connection ends. Throws `NOT_CONNECTED` synchronously
+   * (not as an Observable error) when there is no connection to `id`, and
+   * `ALREADY_CLOSED` when the node is closed.
    */
   writable$(id: N): Observable<boolean> {
     this.assertOpen();
     return this.connectionTo(id).writable$;
   }
 
-  /** Resolves once the write queue to `id` is under its high-water mark (at once if it is, or when the connection ends). */
+  /**
+   * Resolves once the write queue to `id` is under its high-water mark: at
+   * once if it is, and also when the connection ends (so check
+   * `isConnected(id)` after it before sending more). Rejects with
+   * `NOT_CONNECTED` when there is no connection to `id`.
+   */
   async drain(id: N): Promise<void> {
     this.assertOpen();
     await firstValueFrom(this.connectionTo(id).writable$.pipe(filter(Boolean)), { defaultValue: true });

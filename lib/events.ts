@@ -18,27 +18,37 @@ export type DisconnectReason = 'closed' | 'remote-closed' | 'idle' | 'error' | '
 
 /** A message from `from` (the node's own id for a message sent to itself). */
 export interface MessageEvent<M, N> {
+  /** Discriminant: `'message'`. */
   readonly type: 'message';
+  /** The sender's node id. */
   readonly from: N;
+  /** The message, decoded (and validated when `validateMessage` is set). */
   readonly message: M;
 }
 
 /** An incoming connection finished its handshake and waits for `accept()` or `reject()`. */
 export interface ConnectionRequestEvent<M, N, I> {
+  /** Discriminant: `'connectionRequest'`. */
   readonly type: 'connectionRequest';
+  /** The request: the peer's id, init message and address, and `accept()`/`reject()`. */
   readonly request: ConnectionRequest<M, N, I>;
 }
 
 /** A connection was accepted and registered: `send(nodeId, ...)` works from now on. */
 export interface ConnectedEvent<N> {
+  /** Discriminant: `'connected'`. */
   readonly type: 'connected';
+  /** The peer's node id. */
   readonly nodeId: N;
 }
 
 /** A registered connection ended. */
 export interface DisconnectedEvent<N> {
+  /** Discriminant: `'disconnected'`. */
   readonly type: 'disconnected';
+  /** The peer's node id. */
   readonly nodeId: N;
+  /** Why it ended; see {@link DisconnectReason}. */
   readonly reason: DisconnectReason;
   /** The failure behind it, for `'error'`, `'idle'` and `'slow-consumer'`. */
   readonly error?: NetError;
@@ -46,11 +56,13 @@ export interface DisconnectedEvent<N> {
 
 /** `close()` began; connections still work, so a subscriber may send final messages synchronously. */
 export interface ClosingEvent {
+  /** Discriminant: `'closing'`. */
   readonly type: 'closing';
 }
 
 /** `close()` finished: no connection, no listener; `events$` completes after this. */
 export interface ClosedEvent {
+  /** Discriminant: `'closed'`. */
   readonly type: 'closed';
 }
 

@@ -69,6 +69,7 @@ export interface ConnectionStats<N = unknown> {
 
 /** A snapshot of a node's connections. */
 export interface NodeStats<N = unknown> {
+  /** One entry per registered connection. */
   readonly connections: readonly ConnectionStats<N>[];
 }
 

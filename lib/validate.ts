@@ -3,9 +3,13 @@
  * that msgpacknet uses: zod, valibot, arktype and others implement it.
  */
 export interface StandardSchemaV1<Output = unknown> {
+  /** The Standard Schema properties. */
   readonly '~standard': {
+    /** The version of the Standard Schema interface: 1. */
     readonly version: 1;
+    /** The library that made the schema (`'zod'`, `'valibot'`, ...). */
     readonly vendor: string;
+    /** Validates a value: the (possibly transformed) value, or the issues. msgpacknet needs an answer that is not a Promise. */
     readonly validate: (value: unknown) => StandardResult<Output> | Promise<StandardResult<Output>>;
   };
 }

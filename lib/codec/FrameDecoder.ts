@@ -74,7 +74,7 @@ function mapKey(key: unknown): string | number {
 /**
  * Turns byte chunks, split anywhere, into MessagePack values, synchronously.
  *
- * A {@link FrameScanner} finds where values end; complete values are decoded
+ * A `FrameScanner` (internal) finds where values end; complete values are decoded
  * in place by `@msgpack/msgpack`'s `Decoder` (one `decodeMulti` per chunk, or
  * `decode` when a chunk holds one value), and only a value split across
  * chunks is gathered, once, into one buffer.

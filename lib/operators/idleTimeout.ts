@@ -8,7 +8,12 @@ export interface IdleTimeoutConfig {
   /** The scheduler of the timer (a `TestScheduler` in marble tests). @default asyncScheduler */
   readonly scheduler?: SchedulerLike;
   /** Extra context for the error (e.g. the peer's address), copied onto it. @default none */
-  readonly info?: { readonly nodeId?: unknown; readonly address?: string };
+  readonly info?: {
+    /** The peer's node id, when known. */
+    readonly nodeId?: unknown;
+    /** The peer's address, named in the error message. */
+    readonly address?: string;
+  };
 }
 
 /**

@@ -1,7 +1,14 @@
 import { NetError, describeValue, type NetErrorCode } from '../errors.js';
 
 /** An address: `"host:port"`, `"[v6]:port"`, `{ host, port }`, or a URL such as `"tcp://host:port"`. Port 0 takes a free port. */
-export type Address = string | { readonly host: string; readonly port: number };
+export type Address =
+  | string
+  | {
+      /** A host name or an IP literal (IPv6 with or without brackets). */
+      readonly host: string;
+      /** The TCP port, 0-65535 (0 to listen on a free port). */
+      readonly port: number;
+    };
 
 /** A parsed {@link Address}: which transport, where, and in which form it was given. */
 export interface Endpoint {
@@ -9,6 +16,7 @@ export interface Endpoint {
   readonly scheme: string;
   /** A host name or an IP literal (IPv6 without brackets). */
   readonly host: string;
+  /** The TCP port, 0-65535. */
   readonly port: number;
   /** The URL path (WebSocket), `/` when none was given. */
   readonly path: string;

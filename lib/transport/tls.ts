@@ -8,13 +8,13 @@ import type { Admission, ByteStream, Transport } from './Transport.js';
 
 /** The `tls` option of a node: node:tls key, certificate and trust settings. */
 export interface NodeTlsOptions {
-  /** Private key (PEM). */
+  /** Private key (PEM). @default none */
   readonly key?: string | Uint8Array;
-  /** Certificate chain (PEM). */
+  /** Certificate chain (PEM). @default none */
   readonly cert?: string | Uint8Array;
-  /** Trusted CAs (PEM); without it, node:tls trusts its built-in root store. */
+  /** Trusted CAs (PEM); without it, node:tls trusts its built-in root store. @default none */
   readonly ca?: string | Uint8Array | readonly (string | Uint8Array)[];
-  /** Passphrase of an encrypted key. */
+  /** Passphrase of an encrypted key. @default none */
   readonly passphrase?: string;
   /**
    * Refuse a peer whose certificate does not verify against `ca` (on a
