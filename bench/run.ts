@@ -8,6 +8,7 @@ import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { parseArgs } from 'node:util';
 import { fileURLToPath } from 'node:url';
+import { selfSignedArgs } from '../lib/cli/keygen.js';
 import { chart } from './chart.js';
 import { PAYLOADS, type PayloadKind } from './payloads.js';
 import type { BenchOptions, BenchResult, ScaleRun, Throughput, ThroughputRow } from './types.js';
@@ -60,29 +61,7 @@ function worker(role: string, ...args: (string | number)[]): Worker {
 /** A self-signed certificate for 127.0.0.1 in a temporary folder, for the TLS rows (made with openssl). */
 function tlsFolder(): string {
   const dir = mkdtempSync(join(tmpdir(), 'mpn-bench-tls-'));
-  execFileSync(
-    'openssl',
-    [
-      'req',
-      '-x509',
-      '-newkey',
-      'ec',
-      '-pkeyopt',
-      'ec_paramgen_curve:prime256v1',
-      '-nodes',
-      '-days',
-      '2',
-      '-subj',
-      '/CN=bench',
-      '-addext',
-      'subjectAltName=IP:127.0.0.1',
-      '-keyout',
-      join(dir, 'node.key'),
-      '-out',
-      join(dir, 'node.crt'),
-    ],
-    { stdio: 'ignore' },
-  );
+  execFileSync('openssl', selfSignedArgs(join(dir, 'node.key'), join(dir, 'node.crt'), 2, 'bench'), { stdio: 'ignore' });
   return dir;
 }
 

@@ -1,6 +1,7 @@
 import { execFile, execFileSync } from 'node:child_process';
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { resolve } from 'node:path';
+import { selfSignedArgs } from '../lib/cli/keygen.js';
 import { transformSync } from 'esbuild';
 
 /** The README's runnable examples: every ```ts block that imports from 'msgpacknet'. */
@@ -28,27 +29,7 @@ describe('README examples', () => {
 
   beforeAll(() => {
     mkdirSync(RUN_DIR, { recursive: true });
-    execFileSync(
-      'openssl',
-      [
-        'req',
-        '-x509',
-        '-newkey',
-        'ec',
-        '-pkeyopt',
-        'ec_paramgen_curve:prime256v1',
-        '-nodes',
-        '-days',
-        '2',
-        '-subj',
-        '/CN=readme',
-        '-keyout',
-        `${RUN_DIR}/node.key`,
-        '-out',
-        `${RUN_DIR}/node.crt`,
-      ],
-      { stdio: 'ignore' },
-    );
+    execFileSync('openssl', selfSignedArgs(`${RUN_DIR}/node.key`, `${RUN_DIR}/node.crt`, 2, 'readme'), { stdio: 'ignore' });
   });
 
   it('are there', () => {

@@ -19,6 +19,34 @@ export interface KeygenResult {
 /** Days a generated certificate is valid (about 10 years). */
 export const KEYGEN_DAYS = 3650;
 
+/**
+ * The openssl arguments for a P-256 key and a self-signed certificate for
+ * 127.0.0.1, ::1 and localhost (keygen, and the specs' and benchmark's
+ * test certificates).
+ */
+export function selfSignedArgs(keyPath: string, certPath: string, days: number, commonName: string): string[] {
+  return [
+    'req',
+    '-x509',
+    '-newkey',
+    'ec',
+    '-pkeyopt',
+    'ec_paramgen_curve:prime256v1',
+    '-sha256',
+    '-nodes',
+    '-keyout',
+    keyPath,
+    '-out',
+    certPath,
+    '-days',
+    String(days),
+    '-subj',
+    `/CN=${commonName}`,
+    '-addext',
+    'subjectAltName=IP:127.0.0.1,IP:::1,DNS:localhost',
+  ];
+}
+
 function openssl(args: readonly string[]): Promise<void> {
   return new Promise((resolve, reject) => {
     execFile('openssl', args, { timeout: 60_000 }, (error, _stdout, stderr) => {
@@ -50,26 +78,7 @@ export async function keygen(dir: string, force: boolean): Promise<KeygenResult>
   // openssl writes into a private scratch folder; the files in `dir` are then created afresh.
   const scratch = await mkdtemp(join(tmpdir(), 'msgpacknet-keygen-'));
   try {
-    await openssl([
-      'req',
-      '-x509',
-      '-newkey',
-      'ec',
-      '-pkeyopt',
-      'ec_paramgen_curve:prime256v1',
-      '-sha256',
-      '-nodes',
-      '-keyout',
-      join(scratch, 'node.key'),
-      '-out',
-      join(scratch, 'node.crt'),
-      '-days',
-      String(KEYGEN_DAYS),
-      '-subj',
-      '/CN=msgpacknet node',
-      '-addext',
-      'subjectAltName=IP:127.0.0.1,IP:::1,DNS:localhost',
-    ]);
+    await openssl(selfSignedArgs(join(scratch, 'node.key'), join(scratch, 'node.crt'), KEYGEN_DAYS, 'msgpacknet node'));
     const key = await readFile(join(scratch, 'node.key'));
     const cert = await readFile(join(scratch, 'node.crt'), 'utf8');
     const nodeId = certificateId(cert);

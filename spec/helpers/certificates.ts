@@ -2,6 +2,7 @@ import { execFileSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { selfSignedArgs } from '../../lib/cli/keygen.js';
 
 /** A key and its certificate, PEM. */
 export interface KeyPair {
@@ -20,25 +21,7 @@ function openssl(...args: string[]): void {
 /** A P-256 key and a self-signed certificate for 127.0.0.1 and ::1 (made with openssl). */
 export function selfSigned(name = 'node', days = 2): KeyPair {
   const base = join(dir, `${name}-${++counter}`);
-  openssl(
-    'req',
-    '-x509',
-    '-newkey',
-    'ec',
-    '-pkeyopt',
-    'ec_paramgen_curve:prime256v1',
-    '-nodes',
-    '-keyout',
-    `${base}.key`,
-    '-out',
-    `${base}.crt`,
-    '-days',
-    String(days),
-    '-subj',
-    `/CN=${name}`,
-    '-addext',
-    'subjectAltName=IP:127.0.0.1,IP:::1,DNS:localhost',
-  );
+  openssl(...selfSignedArgs(`${base}.key`, `${base}.crt`, days, name));
   return { key: readFileSync(`${base}.key`, 'utf8'), cert: readFileSync(`${base}.crt`, 'utf8') };
 }
 
