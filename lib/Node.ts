@@ -17,6 +17,7 @@ import { tcpTransport } from './transport/tcp.js';
 import type { Admission, ByteStream, Listener, Transport } from './transport/Transport.js';
 import { tlsTransport } from './transport/tls.js';
 import { certificateId } from './certificateId.js';
+import { link, type LifecycleEvent, type LinkEvent, type LinkHost, type LinkOptions } from './link.js';
 
 /** A connect in flight: settles when the peer's handshake arrives, or when the connection ends first. */
 interface Waiter<M, N, I> {
@@ -88,6 +89,8 @@ export class Node<M = unknown, N = unknown, I = null> implements AsyncDisposable
   /** Set once the `closing` event has been handed out: from then on the node refuses work. */
   private closed = false;
   private readonly failures = new Subject<NetError>();
+  /** Connections' ends and the closing, for links (apart from events$, so links never take the user's events). */
+  private readonly lifecycle = new Subject<LifecycleEvent>();
 
   /**
    * Connections that failed before they were registered, one `NetError`
@@ -348,6 +351,7 @@ export class Node<M = unknown, N = unknown, I = null> implements AsyncDisposable
     let begin!: () => void;
     this.closing = new Promise<void>((resolve) => (begin = resolve)).then(() => this.shutdown());
     // Sends still work in its handlers; from inside a handler it is routed later, and the node closes then.
+    this.lifecycle.next({ type: 'closing' });
     this.hub.emit({ type: 'closing' }, () => {
       this.closed = true;
       begin();
@@ -456,6 +460,48 @@ export class Node<M = unknown, N = unknown, I = null> implements AsyncDisposable
     if (!this.announced.delete(connection)) return;
     const nodeId = connection.nodeId as N;
     this.hub.emit(error ? { type: 'disconnected', nodeId, reason, error } : { type: 'disconnected', nodeId, reason });
+    this.lifecycle.next(
+      error ? { type: 'disconnected', key: connection.key, reason, error } : { type: 'disconnected', key: connection.key, reason },
+    );
+  }
+
+  /**
+   * Keeps one connection to `address` open: reconnects after every failure
+   * or loss with exponential backoff and jitter (on the node's scheduler),
+   * until unsubscribed (which closes the connection gracefully) or the node
+   * closes (which completes it). Cold: each subscription is one link; a
+   * second link to an address this node already links is refused with
+   * `CONNECTION_ERROR`. Messages are never queued across a reconnect: `send`
+   * while it is down throws `NOT_CONNECTED`. Errors after `maxAttempts`
+   * failed attempts in a row, with the last error.
+   *
+   * @example
+   * ```ts
+   * import { Node } from 'msgpacknet';
+   * await using node = Node.createDefault();
+   * const link = node.link('127.0.0.1:1', { initialDelay: 10, maxAttempts: 2 }).subscribe({
+   *   next: (event) => console.log(event.state), // connecting, disconnected, connecting
+   *   error: (error: { code: string }) => console.log(error.code), // CONNECTION_ERROR
+   * });
+   * await new Promise((resolve) => setTimeout(resolve, 500));
+   * link.unsubscribe();
+   * ```
+   */
+  link(address: string, options: LinkOptions = {}): Observable<LinkEvent<N>> {
+    return link<N>(this.linkHost(), address, options);
+  }
+
+  /** What links see of this node (made per link: it is a handful of closures). */
+  private linkHost(): LinkHost<N> {
+    return {
+      owner: this,
+      connect: (address, options) => this.connect(address, options),
+      disconnect: (id) => this.disconnect(id),
+      isConnected: (id) => this.isConnected(id),
+      lifecycle$: this.lifecycle.asObservable(),
+      scheduler: this.options.scheduler,
+      isClosing: () => this.closing !== undefined,
+    };
   }
 
   /** What the connections report, turned into events. */

@@ -24,6 +24,7 @@
 export { Node, type NodeConfig, type ConnectOptions, type ReceiveOptions } from './Node.js';
 export type { ConnectionRequest } from './ConnectionRequest.js';
 export type { NodeOptions } from './options.js';
+export { backoffDelay, type LinkEvent, type LinkOptions, type LinkConnecting, type LinkConnected, type LinkDisconnected } from './link.js';
 export type {
   NodeEvent,
   MessageEvent,
