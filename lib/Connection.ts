@@ -281,26 +281,13 @@ export class Connection<M, N, I> {
 
   /** @internal One message from the peer: validated, then handed to the node. */
   onMessage(value: unknown): void {
-    const { validateMessage } = this.config;
-    if (validateMessage === undefined) {
-      try {
-        this.sink.message(this, value as M);
-      } catch (error) {
-        this.fail(this.guardError(error));
-      }
-      return;
-    }
     try {
-      let message = value as M;
-      {
-        const checked = validate(validateMessage, value);
-        if (!checked.ok) {
-          this.fail(invalidValue(`an invalid message (${checked.reason})`, this.remoteAddress, { nodeId: this.nodeId }));
-          return;
-        }
-        message = checked.value;
+      const checked = validate(this.config.validateMessage, value);
+      if (!checked.ok) {
+        this.fail(invalidValue(`an invalid message (${checked.reason})`, this.remoteAddress, { nodeId: this.nodeId }));
+        return;
       }
-      this.sink.message(this, message);
+      this.sink.message(this, checked.value);
     } catch (error) {
       this.fail(this.guardError(error));
     }

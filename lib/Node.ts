@@ -371,6 +371,7 @@ export class Node<M = unknown, N = unknown, I = null> implements AsyncDisposable
     this.hub.emit({ type: 'closed' });
     this.hub.complete();
     this.failures.complete();
+    this.lifecycle.complete();
   }
 
   /** `await using node = ...` closes it (the crate's `CloseGuard`). */

@@ -1,7 +1,7 @@
 import { Encoder } from './codec/Encoder.js';
 import { DEFAULT_MAX_DEPTH } from './defaults.js';
 
-// As deep as a value that decodes under the default limits: any id a peer can send has a key.
+// As deep as a value that decodes under the default limits: every id a peer can send has a key.
 const canonical = new Encoder({ sortKeys: true, maxValueBytes: 16 * 1024 * 1024, maxDepth: DEFAULT_MAX_DEPTH + 1 });
 const MIN_SAFE = BigInt(Number.MIN_SAFE_INTEGER);
 const MAX_SAFE = BigInt(Number.MAX_SAFE_INTEGER);

@@ -89,6 +89,31 @@ describe('link (resilient links)', () => {
     expect(log.ofType('connected').length).toBe(2);
   });
 
+  it("a duplicate connection that replaces the link's counts as connected: no disconnected, no reconnect", async () => {
+    const peer = await listening({ id: 'peer' });
+    const { node } = client({ id: 'linker' });
+    const events: LinkEvent<unknown>[] = [];
+    subscriptions.push(node.link(peer.address).subscribe((event) => events.push(event)));
+    await until(() => events.some((event) => event.state === 'connected'), 5000, 'connected');
+    await node.connect(peer.address); // a newer connection from the same side wins
+    await sleep(200);
+    expect(node.isConnected('peer')).toBeTrue();
+    expect(events.map((event) => event.state)).toEqual(['connecting', 'connected']);
+  });
+
+  it('unsubscribing from inside its own connected handler closes the connection gracefully, once', async () => {
+    const peer = await listening({ id: 'peer' });
+    const { node } = client({ id: 'linker' });
+    const subscription: Subscription = node.link(peer.address).subscribe((event) => {
+      if (event.state === 'connected') subscription.unsubscribe();
+    });
+    subscriptions.push(subscription);
+    expect((await peer.log.next('disconnected')).reason).toBe('remote-closed');
+    await sleep(200);
+    expect(peer.log.ofType('connected').length).toBe(1);
+    expect(node.isConnected('peer')).toBeFalse();
+  });
+
   it('unsubscribing closes the connection gracefully; the node closing completes the link; one link per address', async () => {
     const peer = await listening({ id: 'peer' });
     const { node } = client({ id: 'linker' });

@@ -282,15 +282,19 @@ describe('TLS attacks', () => {
   });
 
   describe('impersonation', () => {
-    it("a peer with a valid certificate claiming a friend's id is cut before it becomes a request", async () => {
-      const a = await authenticatedArena();
-      const friendId = certificateId(friendPair.cert);
-      // Its own (valid, self-signed) certificate, a friend's id in its handshake: no authenticateIds, so the library lets it lie.
-      const impostor = makeNode({
+    /** A node with its own valid (self-signed) certificate and a friend's id in its handshake: without authenticateIds it may lie. */
+    function impostorClaiming(friendId: string): ReturnType<typeof makeNode> {
+      return makeNode({
         nodeId: friendId,
         tls: { key: attackerPair.key, cert: attackerPair.cert, rejectUnauthorized: false },
         linger: 200,
       });
+    }
+
+    it("a peer with a valid certificate claiming a friend's id is cut before it becomes a request", async () => {
+      const a = await authenticatedArena();
+      const friendId = certificateId(friendPair.cert);
+      const impostor = impostorClaiming(friendId);
       const impostorLog = new EventLog(impostor);
       const failure = nextFailure(a.target);
       const connected = await outcomeOf(impostor.connect(a.address));
@@ -311,11 +315,7 @@ describe('TLS attacks', () => {
     it("a listener with a valid certificate claiming a friend's id: connect to it rejects with CONNECTION_ERROR", async () => {
       const a = await authenticatedArena();
       const friendId = certificateId(friendPair.cert);
-      const impostor = makeNode({
-        nodeId: friendId,
-        tls: { key: attackerPair.key, cert: attackerPair.cert, rejectUnauthorized: false },
-        linger: 200,
-      });
+      const impostor = impostorClaiming(friendId);
       impostor.events$.subscribe((event) => {
         if (event.type === 'connectionRequest') event.request.accept();
       });
