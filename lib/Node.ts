@@ -13,10 +13,8 @@ import { positive, resolveNodeOptions, type NodeOptions, type ResolvedNodeOption
 import { Registry } from './Registry.js';
 import type { NodeStats } from './stats.js';
 import { formatAddress, formatEndpoint, parseAddress, type Address, type Endpoint } from './transport/address.js';
-import { tcpTransport } from './transport/tcp.js';
 import type { Admission, ByteStream, Listener, Transport } from './transport/Transport.js';
-import { tlsTransport } from './transport/tls.js';
-import { certificateId } from './certificateId.js';
+import { platform } from './platform.js';
 import { link, type LifecycleEvent, type LinkEvent, type LinkHost, type LinkOptions } from './link.js';
 
 /** A connect in flight: settles when the peer's handshake arrives, or when the connection ends first. */
@@ -109,6 +107,9 @@ export class Node<M = unknown, N = unknown, I = null> implements AsyncDisposable
     this.transports = transportsOf(this.options);
     if (this.options.authenticateIds) {
       const { cert } = this.options.tls;
+      const { certificateId } = platform;
+      if (certificateId === undefined)
+        throw new TypeError(`authenticateIds is not available in ${platform.name}: peers' certificates cannot be seen`);
       if (cert === undefined) throw new TypeError('authenticateIds needs tls.cert (and tls.key): the node id is bound to its key');
       if (nodeIdKey(certificateId(cert)) !== this.key) {
         throw new TypeError(`with authenticateIds the node id must be certificateId(tls.cert) = ${certificateId(cert)}`);
@@ -554,10 +555,10 @@ export class Node<M = unknown, N = unknown, I = null> implements AsyncDisposable
   };
 }
 
-/** The transports a node with these options has: `tcp` and `tls` (only `tls` with key-bound ids). */
+/** The transports a node with these options has: its platform's, then the `transports` option's. */
 function transportsOf<M, N, I>(options: ResolvedNodeOptions<M, N, I>): Readonly<Record<string, Transport>> {
-  const tls = tlsTransport({ tls: options.tls, authenticateIds: options.authenticateIds, handshakeTimeout: options.handshakeTimeout });
-  return options.authenticateIds ? { tls } : { tcp: tcpTransport, tls };
+  const { tls, authenticateIds, handshakeTimeout, limits } = options;
+  return { ...platform.transports({ tls, authenticateIds, handshakeTimeout, maxValueBytes: limits.maxValueBytes }), ...options.transports };
 }
 
 /** Key-bound ids: the id in a peer's handshake must be the certificateId of the certificate it presented. */
@@ -570,7 +571,7 @@ function verifyPeer(nodeId: unknown, stream: ByteStream): NetError | undefined {
       nodeId,
     });
   }
-  const bound = certificateId(certificate);
+  const bound = platform.certificateId?.(certificate) ?? '';
   if (nodeIdKey(bound) === nodeIdKey(nodeId)) return undefined;
   return new NetError('CONNECTION_ERROR', `${address} claims the id ${describeValue(nodeId)}, but its certificate is bound to ${bound}`, {
     address,

@@ -3,6 +3,7 @@ import { resolveDecodeLimits, type DecodeLimits, type ResolvedDecodeLimits } fro
 import * as D from './defaults.js';
 import { checkValidator, type Validator } from './validate.js';
 import type { NodeTlsOptions } from './transport/tls.js';
+import type { Transport } from './transport/Transport.js';
 
 /**
  * Options of a {@link Node}; every one is optional. Limits on decoded values
@@ -67,6 +68,13 @@ export interface NodeOptions<M = unknown, N = unknown, I = unknown> extends Deco
    * certificates are fine; with a `ca`, chains are checked too. @default false
    */
   readonly authenticateIds?: boolean;
+  /**
+   * Transports of your own, by URL scheme (`{ quic: myTransport }` serves
+   * `quic://host:port`), beside the platform's (`tcp`, `tls`, `ws`, `wss` on
+   * Node.js; `ws`, `wss` in browsers); one named like a platform's replaces it.
+   * See `Transport` and the README's "Transports". @default none
+   */
+  readonly transports?: Readonly<Record<string, Transport>>;
 }
 
 /** The options resolved once, frozen; the three mutable settings live on the node. */
@@ -90,6 +98,7 @@ export interface ResolvedNodeOptions<M, N, I> {
   readonly validateInit: Validator<I> | undefined;
   readonly tls: NodeTlsOptions;
   readonly authenticateIds: boolean;
+  readonly transports: Readonly<Record<string, Transport>>;
 }
 
 /** Throws a `TypeError` unless `value` is a positive number of ms (or a positive integer count). */
@@ -134,5 +143,6 @@ export function resolveNodeOptions<M, N, I>(options: NodeOptions<M, N, I>): Reso
     validateInit: options.validateInit,
     tls: Object.freeze({ ...options.tls }),
     authenticateIds: options.authenticateIds ?? false,
+    transports: Object.freeze({ ...options.transports }),
   });
 }

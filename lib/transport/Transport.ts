@@ -2,6 +2,7 @@ import type { X509Certificate } from 'node:crypto';
 import type { Observable } from 'rxjs';
 import type { NetError } from '../errors.js';
 import type { Endpoint } from './address.js';
+import type { NodeTlsOptions } from './tls.js';
 
 /**
  * What a connection needs from a byte pipe: the seam every transport (TCP
@@ -89,3 +90,28 @@ export interface Transport {
 }
 
 export type { Endpoint };
+
+/** What a node tells its platform's transports: its TLS settings and limits. */
+export interface TransportSettings {
+  /** The node's `tls` option. */
+  readonly tls: NodeTlsOptions;
+  /** Key-bound ids (only TLS-carrying transports then). */
+  readonly authenticateIds: boolean;
+  /** ms from the TCP connect to an accepted handshake: a listener cuts transport handshakes (TLS, HTTP upgrade) at it. */
+  readonly handshakeTimeout: number;
+  /** Largest encoded value a peer may send (a WebSocket's `maxPayload` follows it). */
+  readonly maxValueBytes: number;
+}
+
+/**
+ * What differs between Node.js and browsers, chosen at build time
+ * (`lib/platform.ts` on Node.js, `lib/platform.browser.ts` in the browser build).
+ */
+export interface Platform {
+  /** For messages: `'Node.js'` or `'browsers'`. */
+  readonly name: string;
+  /** The transports by URL scheme. */
+  transports(settings: TransportSettings): Readonly<Record<string, Transport>>;
+  /** Key-bound ids: the id bound to a certificate; absent where peers' certificates cannot be seen (browsers). */
+  readonly certificateId?: (certificate: string | Uint8Array | X509Certificate) => string;
+}
