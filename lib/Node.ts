@@ -1,4 +1,4 @@
-import { Subject, filter, firstValueFrom, type Observable } from 'rxjs';
+import { Observable, Subject, filter, firstValueFrom } from 'rxjs';
 import { Encoder } from './codec/Encoder.js';
 import { FrameDecoder } from './codec/FrameDecoder.js';
 import { Connection, handshakeLimits, type ConnectionConfig, type ConnectionSink } from './Connection.js';
@@ -497,7 +497,19 @@ export class Node<M = unknown, N = unknown, I = null> implements AsyncDisposable
   private linkHost(): LinkHost<N> {
     return {
       owner: this,
-      connect: (address, options) => this.connect(address, options),
+      connect: (address, options) =>
+        new Observable<N>((subscriber) => {
+          let abandoned = false;
+          this.connect(address, options).then(
+            (id) => {
+              // Given up (the link was unsubscribed) while connecting: that connection is not wanted.
+              if (abandoned) void this.disconnect(id).catch(() => undefined);
+              else subscriber.next(id);
+            },
+            (error: unknown) => subscriber.error(error),
+          );
+          return () => (abandoned = true);
+        }),
       disconnect: (id) => this.disconnect(id),
       isConnected: (id) => this.isConnected(id),
       lifecycle$: this.lifecycle.asObservable(),

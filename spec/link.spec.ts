@@ -133,4 +133,36 @@ describe('link (resilient links)', () => {
     await node.close();
     expect(completed).toBeTrue();
   });
+
+  it('unsubscribed while its attempt is in flight: the connection that attempt makes is closed, not kept', async () => {
+    const peer = await listening({ id: 'peer' });
+    const { node } = client({ id: 'linker' });
+    const events: LinkEvent<unknown>[] = [];
+    node
+      .link(peer.address)
+      .subscribe((event) => events.push(event))
+      .unsubscribe();
+    expect(events.map((event) => event.state)).toEqual(['connecting']);
+    // The attempt goes on to a registered connection, which the link then closes gracefully.
+    expect((await peer.log.next('disconnected')).reason).toBe('remote-closed');
+    await until(() => node.connectionCount === 0, 5000, 'no connection left');
+    expect(events.length).toBe(1);
+  });
+
+  it('a peer that rejects is retried with backoff, not in a tight loop', async () => {
+    const peer = await listening({ id: 'peer', accept: false });
+    peer.node.events$.subscribe((event) => {
+      if (event.type === 'connectionRequest') event.request.reject();
+    });
+    const { node } = client({ id: 'linker' });
+    const events: LinkEvent<unknown>[] = [];
+    subscriptions.push(node.link(peer.address, { initialDelay: 50, jitter: 0 }).subscribe((event) => events.push(event)));
+    await sleep(700);
+    const attempts = events.filter((event) => event.state === 'connecting').length;
+    // Delays 50, 100, 200, 400: at most 4-5 attempts in 700 ms (a tight loop would make hundreds).
+    expect(attempts).toBeGreaterThanOrEqual(3);
+    expect(attempts).toBeLessThanOrEqual(5);
+    expect(events.filter((event) => event.state === 'connected').length).toBe(0);
+    expect(events.flatMap((event) => (event.state === 'disconnected' ? [event.retryIn] : [])).slice(0, 3)).toEqual([50, 100, 200]);
+  });
 });
