@@ -48,11 +48,19 @@ Binary shows as {"$base64": "..."}, 64-bit integers beyond 2^53 as {"$bigint": "
   --accept MODE  all (default), none, or prompt
 
 ${TLS_HELP}`,
-  connect: `usage: msgpacknet connect ADDRESS [--id ID] [--init JSON] [TLS options]
+  connect: `usage: msgpacknet connect ADDRESS [--retry [--max-delay MS]] [--id ID] [--init JSON] [TLS options]
 
 Runs a node connected to ADDRESS; events and stdin as for "listen". Lines read before the connection
 is up wait for it, then are sent in order. Exits 0 when the connection ends, or when stdin ends: then
 after every line was sent and the connection was closed gracefully (printf '"a"\n"b"\n' | msgpacknet connect ...).
+
+  --retry        keep the connection: when it cannot be made or is lost, try again with exponential
+                 backoff and jitter (100 ms, doubling, up to --max-delay), printing each step as
+                 {"event":"link","state":"connecting"|"connected"|"disconnected",...}; outlives a
+                 server restart. Lines read while it is down wait for it; a line sent just before a loss
+                 may be lost with the connection (the wire has no acknowledgement). Runs until Ctrl-C,
+                 or until stdin ends (then as above)
+  --max-delay MS the longest delay between attempts with --retry (default 30000)
 
   --id ID        this node's id, as JSON (e.g. [1,2] or '"x"'); a plain word such as server is a string
                  (default: random; with --authenticate-ids: the certificate's id)
@@ -214,9 +222,20 @@ async function main(argv: string[]): Promise<number> {
   switch (command) {
     case 'listen':
     case 'connect': {
-      const { values, positionals } = parse(rest, { ...NODE_OPTIONS, accept: { type: 'string' }, timeout: { type: 'string' } });
+      const { values, positionals } = parse(rest, {
+        ...NODE_OPTIONS,
+        accept: { type: 'string' },
+        timeout: { type: 'string' },
+        retry: { type: 'boolean' },
+        'max-delay': { type: 'string' },
+      });
       if (values.help) return (print(HELP[command]!), 0);
       const timeout = milliseconds(values.timeout, '--timeout', 1);
+      const maxDelay = milliseconds(values['max-delay'], '--max-delay', 1);
+      if (command === 'listen' && (values.retry !== undefined || maxDelay !== undefined)) {
+        throw new UsageError('--retry and --max-delay are options of connect; run msgpacknet listen --help');
+      }
+      if (maxDelay !== undefined && values.retry !== true) throw new UsageError('--max-delay goes with --retry');
       const address = positionals[0] ?? (command === 'listen' ? '127.0.0.1:0' : undefined);
       if (address === undefined) throw new UsageError('connect needs an ADDRESS');
       const accept = values.accept ?? 'all';
@@ -226,6 +245,7 @@ async function main(argv: string[]): Promise<number> {
         ...(await identity(values)),
         init: values.init === undefined ? null : argument(values.init, '--init'),
         ...(timeout === undefined ? {} : { timeout }),
+        ...(values.retry === true ? { retry: maxDelay === undefined ? {} : { maxDelay } } : {}),
         accept,
         print,
         warn,

@@ -1,6 +1,7 @@
 // `msgpacknet listen` and `msgpacknet connect`: a node whose events are JSON lines on stdout,
 // and whose stdin lines are messages to send.
 import { createInterface } from 'node:readline';
+import type { Subscription } from 'rxjs';
 import { Node, type NodeConfig } from '../Node.js';
 import type { DisconnectReason } from '../events.js';
 import type { ConnectionRequest } from '../ConnectionRequest.js';
@@ -21,6 +22,8 @@ export interface NodeIdentity {
 
 export interface SessionOptions extends NodeIdentity {
   readonly accept: 'all' | 'none' | 'prompt';
+  /** connect: keep the connection with `node.link()` (reconnect with backoff), up to this longest delay (ms). */
+  readonly retry?: { readonly maxDelay?: number };
   readonly print: (text: string) => void;
   readonly warn: (text: string) => void;
 }
@@ -71,7 +74,7 @@ export async function session(mode: 'listen' | 'connect', address: string, optio
             ...(event.error ? { error: event.error.code, detail: event.error.message } : {}),
           }),
         );
-        if (mode === 'connect' && node.connectionCount === 0) done();
+        if (mode === 'connect' && options.retry === undefined && node.connectionCount === 0) done();
         break;
       case 'closing':
       case 'closed':
@@ -82,6 +85,8 @@ export async function session(mode: 'listen' | 'connect', address: string, optio
 
   // In connect mode, lines read before the connection is up wait for it, then go in order.
   let connected = mode === 'listen';
+  let linkSubscription: Subscription | undefined;
+  let linkError: Error | undefined;
   const waiting: string[] = [];
   let inputEnded = false;
   const sendLine = (text: string): void => {
@@ -103,6 +108,19 @@ export async function session(mode: 'listen' | 'connect', address: string, optio
   /** connect: once stdin has ended and every line is sent, close gracefully (flush, FIN, the peer's FIN). */
   const endIfInputEnded = (): void => {
     if (mode !== 'connect' || !connected || !inputEnded) return;
+    if (linkSubscription) {
+      // The link's unsubscribe closes its connection gracefully; wait for that close.
+      const peer = node.stats().connections[0]?.nodeId;
+      linkSubscription.unsubscribe();
+      if (peer === undefined) return done();
+      const watch = node.events$.subscribe((event) => {
+        if (event.type === 'disconnected') {
+          watch.unsubscribe();
+          done();
+        }
+      });
+      return;
+    }
     const peer = node.stats().connections[0]?.nodeId;
     if (peer === undefined) return done();
     node.disconnect(peer).then(done, done);
@@ -140,14 +158,48 @@ export async function session(mode: 'listen' | 'connect', address: string, optio
   try {
     if (mode === 'listen') print(line({ event: 'listening', address: await node.listen(address), nodeId: node.nodeId }));
     else print(line({ event: 'connecting', address, nodeId: node.nodeId }));
-    if (mode === 'connect') {
+    if (mode === 'connect' && options.retry) {
+      // --retry: the link reconnects with backoff; lines read while it is down wait for it (the library never queues).
+      linkSubscription = node
+        .link(address, { ...(options.timeout === undefined ? {} : { timeout: options.timeout }), ...options.retry })
+        .subscribe({
+          next: (event) => {
+            if (event.state === 'disconnected') {
+              connected = false;
+              const { reason, retryIn, error } = event;
+              print(
+                line({
+                  event: 'link',
+                  state: 'disconnected',
+                  reason,
+                  retryIn: Math.round(retryIn),
+                  ...(error ? { error: error.code } : {}),
+                }),
+              );
+              return;
+            }
+            print(line({ event: 'link', ...event }));
+            if (event.state === 'connected') {
+              connected = true;
+              for (const text of waiting.splice(0)) sendLine(text);
+              endIfInputEnded();
+            }
+          },
+          error: (error: unknown) => {
+            linkError = error instanceof Error ? error : new Error(String(error));
+            done();
+          },
+        });
+    } else if (mode === 'connect') {
       await node.connect(address, options.timeout === undefined ? {} : { timeout: options.timeout });
       connected = true;
       for (const text of waiting.splice(0)) sendLine(text);
       endIfInputEnded();
     }
     await finished;
+    if (linkError !== undefined) throw linkError;
   } finally {
+    linkSubscription?.unsubscribe();
     input.close();
     process.off('SIGINT', stop);
     process.off('SIGTERM', stop);

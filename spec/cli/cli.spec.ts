@@ -330,6 +330,50 @@ describe('msgpacknet (the executable)', () => {
     expect(server.lines.find(event('disconnected'))).toEqual(jasmine.objectContaining({ nodeId: 'piped', reason: 'remote-closed' }));
   });
 
+  it('connect --retry outlives a server restart: it waits for the server, reconnects after it restarts, and messages flow again', async () => {
+    // No server yet on this port: the client retries with backoff.
+    const port = await new Promise<number>((resolve) => {
+      const probe = createServer().listen(0, '127.0.0.1', () => {
+        const { port: free } = probe.address() as { port: number };
+        probe.close(() => resolve(free));
+      });
+    });
+    const address = `127.0.0.1:${port}`;
+    const client = cli('connect', address, '--retry', '--max-delay', '400', '--id', 'client');
+    await client.line((line) => line.event === 'link' && line.state === 'disconnected' && line.error === 'CONNECTION_ERROR');
+    client.type('"sent while down"');
+
+    const first = cli('listen', address, '--id', 'server');
+    await first.line(event('listening'));
+    // The line typed while no server was up went as soon as the link was up.
+    expect((await first.line(event('message'), 10_000)).message).toBe('sent while down');
+    await client.line((line) => line.event === 'link' && line.state === 'connected');
+    first.child.kill('SIGTERM');
+    expect(await first.exited).toBe(0);
+    expect(await client.line((line) => line.event === 'link' && line.state === 'disconnected' && line.reason !== 'error')).toEqual(
+      jasmine.objectContaining({ reason: 'remote-closed', retryIn: jasmine.any(Number) }),
+    );
+
+    const second = cli('listen', address, '--id', 'server');
+    await second.line(event('listening'));
+    await second.line(event('connected'), 10_000);
+    await client.line((line) => line.event === 'link' && line.state === 'connected' && line.nodeId === 'server', 10_000);
+    client.type('"after the restart"');
+    expect((await second.line(event('message'))).message).toBe('after the restart');
+    // The client outlived the restart; stdin's end closes it gracefully (exit 0).
+    client.child.stdin.end();
+    expect(await client.exited).toBe(0);
+    expect((await second.line(event('disconnected'))).reason).toBe('remote-closed');
+    expect(client.lines.filter((line) => line.event === 'link' && line.state === 'connecting').length).toBeGreaterThanOrEqual(3);
+  });
+
+  it('--retry and --max-delay: usage errors where they do not apply (exit 2)', async () => {
+    expect((await run('listen', '--retry')).code).toBe(2);
+    const lonely = await run('connect', '127.0.0.1:1', '--max-delay', '100');
+    expect(lonely.code).toBe(2);
+    expect(lonely.stderr).toContain('--max-delay goes with --retry');
+  });
+
   it('a value that looks like JSON but is not is a usage error (exit 2), not a string; --string sends text as it is', async () => {
     const server = cli('listen', '--id', 'server');
     const { address } = await server.line(event('listening'));
