@@ -53,14 +53,18 @@ export async function demo(options: DemoOptions): Promise<string> {
   // so the columns agree (and the last view, after the traffic stops, still shows what it was).
   const halfLife = 1000;
   const names = Array.from({ length: options.nodes }, (_, i) => `node-${String.fromCharCode(97 + i)}`);
-  const nodes = names.map(
-    (nodeId) => new Node<Chat, string, { role: string }>({ nodeId, initMessage: { role: 'demo' }, statsHalfLife: halfLife }),
-  );
+  const makeNode = (nodeId: string): Node<Chat, string, { role: string }> =>
+    new Node<Chat, string, { role: string }>({ nodeId, initMessage: { role: 'demo' }, statsHalfLife: halfLife });
+  const nodes = names.map(makeNode);
   const recent: string[] = [];
   const sent = new Map<string, number>();
   const received = new Map<string, number>();
   const lastSeq = new Map<string, number>();
   let outOfOrder = 0;
+  /** Messages that went into a connection that then ended (the wire has no acknowledgement), seen as gaps across a disconnect. */
+  let lostInDisconnects = 0;
+  /** Sender>receiver pairs whose connection ended since the receiver's last message on it. */
+  const interrupted = new Set<string>();
   let latencyTotal = 0;
   const started = Date.now();
   const log = (text: string): void => {
@@ -68,11 +72,10 @@ export async function demo(options: DemoOptions): Promise<string> {
     if (recent.length > 10) recent.shift();
   };
 
-  nodes.forEach((node) => {
+  const watch = (node: Node<Chat, string, { role: string }>): void => {
     node.events$.subscribe((event: NodeEvent<Chat, string, { role: string }>) => {
       switch (event.type) {
         case 'connectionRequest':
-          log(`${node.nodeId}: request from ${event.request.nodeId} (${event.request.remoteAddress}), accepted`);
           event.request.accept();
           break;
         case 'connected':
@@ -80,11 +83,15 @@ export async function demo(options: DemoOptions): Promise<string> {
           break;
         case 'disconnected':
           log(`${node.nodeId}: ${event.nodeId} disconnected (${event.reason})`);
+          interrupted.add(`${event.nodeId}>${node.nodeId}`);
           break;
         case 'message': {
           const key = `${event.from}>${node.nodeId}`;
           received.set(key, (received.get(key) ?? 0) + 1);
-          if (event.message.seq !== (lastSeq.get(key) ?? -1) + 1) outOfOrder++;
+          const expected = (lastSeq.get(key) ?? -1) + 1;
+          if (event.message.seq > expected && interrupted.has(key)) lostInDisconnects += event.message.seq - expected;
+          else if (event.message.seq !== expected) outOfOrder++;
+          interrupted.delete(key);
           lastSeq.set(key, event.message.seq);
           latencyTotal += Date.now() - event.message.sentAt;
           break;
@@ -93,11 +100,37 @@ export async function demo(options: DemoOptions): Promise<string> {
           break;
       }
     });
-  });
+  };
+  nodes.forEach(watch);
 
   const addresses = await Promise.all(nodes.map((node) => node.listen('127.0.0.1:0')));
-  // A full mesh: each node connects to the ones after it.
-  for (let i = 0; i < nodes.length; i++) for (let j = i + 1; j < nodes.length; j++) await nodes[i]!.connect(addresses[j]!);
+  // A full mesh of links: each node keeps a link to each node after it, reconnecting by itself
+  // (backoff up to 1 s here) whenever it is lost.
+  const links = new Map<string, { up: boolean; lostAt?: number }>();
+  const healTimes: number[] = [];
+  const subscriptions = nodes.flatMap((node, i) =>
+    addresses.slice(i + 1).map((address, k) => {
+      const name = `${node.nodeId} -> ${names[i + 1 + k]!}`;
+      links.set(name, { up: false });
+      return node.link(address, { maxDelay: 1000, settleTime: 200 }).subscribe((event) => {
+        const state = links.get(name)!;
+        if (event.state === 'connected') {
+          if (state.lostAt !== undefined) {
+            healTimes.push(Date.now() - state.lostAt);
+            log(`link ${name}: healed after ${((Date.now() - state.lostAt) / 1000).toFixed(1)} s`);
+          }
+          links.set(name, { up: true });
+        } else if (event.state === 'disconnected') {
+          if (state.up) links.set(name, { up: false, lostAt: Date.now() });
+          log(
+            `link ${name}: ${event.reason === 'error' ? 'attempt failed' : `lost (${event.reason})`}, retry in ${Math.round(event.retryIn)} ms`,
+          );
+        }
+      });
+    }),
+  );
+  const deadline = Date.now() + 10_000;
+  while ([...links.values()].some((link) => !link.up) && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 20));
 
   // Traffic: every 10 ms each node sends a burst to each peer; bursts grow and shrink so rates move.
   let tick = 0;
@@ -110,25 +143,45 @@ export async function demo(options: DemoOptions): Promise<string> {
         const key = `${node.nodeId}>${peer}`;
         for (let k = 0; k < burst; k++) {
           const seq = sent.get(key) ?? 0;
-          node.send(peer, { from: node.nodeId, seq, sentAt: Date.now(), text: 'hello from the demo' });
+          try {
+            node.send(peer, { from: node.nodeId, seq, sentAt: Date.now(), text: 'hello from the demo' });
+          } catch {
+            break; // closing: the link brings it back
+          }
           sent.set(key, seq + 1);
         }
       }
     }
   }, 10);
 
-  // A little drama for the events pane: the first node drops the last one, which reconnects a second later.
-  const first = nodes[0]!;
-  const last = nodes[nodes.length - 1]!;
+  // A little drama: the last node goes down (closed), and a new one with its id starts on its
+  // address 1.5 s later; the other nodes' links find it by themselves.
+  const lastIndex = nodes.length - 1;
   const dropAt = (options.seconds > 0 ? options.seconds / 3 : 3) * 1000;
+  let restarted: Promise<unknown> = Promise.resolve();
   const drop = setTimeout(() => {
-    log(`${first.nodeId}: disconnect(${last.nodeId})`);
-    void first.disconnect(last.nodeId).catch(() => undefined);
+    const victim = nodes[lastIndex]!;
+    for (const name of names) interrupted.add(`${name}>${victim.nodeId}`);
+    log(`${victim.nodeId}: going down (close), back in 1.5 s on ${addresses[lastIndex]!}`);
+    restarted = victim.close().then(
+      () =>
+        new Promise<void>((resolve) => {
+          cancelRestart = resolve;
+          restart = setTimeout(() => {
+            const reborn = makeNode(names[lastIndex]!);
+            watch(reborn);
+            nodes[lastIndex] = reborn;
+            reborn.listen(addresses[lastIndex]!).then(
+              () => log(`${reborn.nodeId}: restarted, listening on ${addresses[lastIndex]!}`),
+              (error: unknown) => log(`${reborn.nodeId}: could not restart: ${String(error)}`),
+            );
+            resolve();
+          }, 1500);
+        }),
+    );
   }, dropAt);
-  const rejoin = setTimeout(() => {
-    log(`${last.nodeId}: connect(${addresses[0]!})`);
-    void last.connect(addresses[0]!).catch(() => undefined);
-  }, dropAt + 1000);
+  let restart: ReturnType<typeof setTimeout> | undefined;
+  let cancelRestart = (): void => undefined;
 
   const previous = new Map<string, number>();
   const msgRates = new Map<string, number>();
@@ -139,7 +192,7 @@ export async function demo(options: DemoOptions): Promise<string> {
     lastView = now;
     const header = [
       `msgpacknet demo: ${nodes.length} nodes on loopback, full mesh   ${((now - started) / 1000).toFixed(1)}s${options.seconds ? ` of ${options.seconds}s` : ''}   Ctrl-C to stop`,
-      '',
+      `links: ${[...links.values()].filter((link) => link.up).length} of ${links.size} up (node.link(): they heal by themselves)`,
       `${pad('connection', 22)}${pad('msgs/s in', 12)}${pad('bytes/s in', 12)}${pad('bytes/s out', 12)}${pad('received', 10)}`,
     ];
     const rows: string[] = [];
@@ -188,19 +241,28 @@ export async function demo(options: DemoOptions): Promise<string> {
   });
   clearInterval(traffic);
   clearTimeout(drop);
-  clearTimeout(rejoin);
+  clearTimeout(restart);
+  cancelRestart();
+  await restarted;
   await new Promise((resolve) => setTimeout(resolve, 200)); // let the last messages land
   clearInterval(refresh);
   render();
+  for (const subscription of subscriptions) subscription.unsubscribe();
   await Promise.all(nodes.map((node) => node.close()));
 
+  // The tail sent into a connection that ended, with nothing after it to show the gap.
+  for (const key of interrupted) lostInDisconnects += (sent.get(key) ?? 0) - ((lastSeq.get(key) ?? -1) + 1);
   const totalSent = [...sent.values()].reduce((a, b) => a + b, 0);
   const totalReceived = [...received.values()].reduce((a, b) => a + b, 0);
   const elapsed = (Date.now() - started) / 1000;
   return [
     '',
     `summary: ${nodes.length} nodes, ${(nodes.length * (nodes.length - 1)) / 2} connections, ${elapsed.toFixed(1)} s`,
-    `  messages sent ${totalSent}, received ${totalReceived}, lost ${totalSent - totalReceived}, out of order ${outOfOrder}`,
+    `  messages sent ${totalSent}, received ${totalReceived}, lost ${totalSent - totalReceived - lostInDisconnects}, out of order ${outOfOrder}`,
+    `  ${lostInDisconnects} were in flight to ${names[lastIndex]!} as it went down: not delivered, each across a disconnect its sender was told of`,
+    healTimes.length > 0
+      ? `  ${names[lastIndex]!} went down and was restarted: ${healTimes.length} links healed by themselves, in ${(Math.max(...healTimes) / 1000).toFixed(1)} s at most`
+      : `  ${names[lastIndex]!} went down${options.seconds > 0 && options.seconds < 3 ? ' (too short a run for it to come back)' : ''}`,
     `  mean one-way latency ${(latencyTotal / Math.max(1, totalReceived)).toFixed(2)} ms; every node closed cleanly`,
   ].join('\n');
 }
