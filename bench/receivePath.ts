@@ -3,7 +3,7 @@
 // message, best of 8 rounds, one kind per process (`node dist/bench/receivePath.js tiny|small`). Without network or scheduler noise, this is the figure to compare between
 // versions of the code. `npm run bench:path`
 import { Subject, asyncScheduler } from 'rxjs';
-import { Connection, handshakeLimits, type ConnectionSink } from '../lib/Connection.js';
+import { Connection, connectionParts, handshakeLimits, type ConnectionSink } from '../lib/Connection.js';
 import { Deadline } from '../lib/Deadline.js';
 import { EventHub } from '../lib/EventHub.js';
 import { resolveNodeOptions } from '../lib/options.js';
@@ -11,11 +11,13 @@ import type { ByteStream } from '../lib/transport/Transport.js';
 
 function nsPerMessage(one: Uint8Array, chunksPerRound: number): number {
   const options = resolveNodeOptions<unknown, unknown, unknown>({});
+  const frames = { ...options.limits, first: handshakeLimits(options) };
   const config = {
     ...options,
     connectionTimeout: 60_000,
     statsHalfLife: 60_000,
-    frames: { ...options.limits, first: handshakeLimits(options) },
+    frames,
+    ...connectionParts(options, 60_000, frames),
   };
   const chunks = new Subject<Uint8Array>();
   const stream: ByteStream = {

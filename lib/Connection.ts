@@ -1,18 +1,18 @@
-import type { Observable, Subscription } from 'rxjs';
+import type { Observable, SchedulerAction, Subscription } from 'rxjs';
 import type { FrameDecoderConfig } from './codec/FrameDecoder.js';
 import { ConnectionRequest } from './ConnectionRequest.js';
 import type { Deadline } from './Deadline.js';
-import { closeError, invalidValue, notConnected, slowConsumerError, toNetError, type NetError } from './errors.js';
+import { NetError, closeError, invalidValue, limitError, notConnected, slowConsumerError, toNetError } from './errors.js';
 import type { DisconnectReason } from './events.js';
 import { nodeIdKey } from './nodeId.js';
-import { handshake, type Handshake } from './operators/handshake.js';
+import { parseHandshake } from './operators/handshake.js';
 import type { ResolvedNodeOptions } from './options.js';
 import { ReadGate } from './ReadGate.js';
-import { readFrames } from './readFrames.js';
+import { FrameReader, type ReadFramesConfig } from './readFrames.js';
 import { TrafficCounter, type ConnectionStats } from './stats.js';
 import type { ByteStream } from './transport/Transport.js';
 import { validate } from './validate.js';
-import { Writer } from './Writer.js';
+import { Writer, type WriterConfig } from './Writer.js';
 
 /** What a connection needs from its node, resolved once per connection (changes to the node affect later ones). */
 export type ConnectionConfig<M, N, I> = ResolvedNodeOptions<M, N, I> & {
@@ -23,7 +23,32 @@ export type ConnectionConfig<M, N, I> = ResolvedNodeOptions<M, N, I> & {
   readonly frames: FrameDecoderConfig;
   /** With key-bound ids: why a peer's id does not match its certificate, or undefined when it does. */
   readonly verifyPeer?: (nodeId: unknown, stream: ByteStream) => NetError | undefined;
+  /** The writers' limits (see {@link connectionParts}). */
+  readonly writer: WriterConfig;
+  /** The read path's settings. */
+  readonly reading: ReadFramesConfig;
 };
+
+/**
+ * The parts of a connection's configuration that every connection of a node
+ * shares, made once per change of the node's settings rather than once per
+ * connection (a node may hold tens of thousands).
+ */
+export function connectionParts<M, N, I>(
+  options: ResolvedNodeOptions<M, N, I>,
+  connectionTimeout: number,
+  frames: FrameDecoderConfig,
+): Pick<ConnectionConfig<M, N, I>, 'writer' | 'reading'> {
+  return {
+    writer: {
+      maxValueBytes: options.limits.maxValueBytes,
+      maxDepth: options.limits.maxDepth,
+      highWaterMark: options.writeHighWaterMark,
+      maxQueuedBytes: options.maxQueuedBytes,
+    },
+    reading: { frames, idle: connectionTimeout, scheduler: options.scheduler },
+  };
+}
 
 /** Where a connection reports what happens to it: its node, which turns it into events. */
 export interface ConnectionSink<M, N, I> {
@@ -59,8 +84,9 @@ type State = 'handshaking' | 'pending' | 'open' | 'draining' | 'closing' | 'ende
 
 /**
  * One connection, its whole life, and the one state machine of it: bytes in
- * through `stream.chunks$ -> readFrames -> handshake`, the first frame as a
- * {@link ConnectionRequest}, the rest as messages once accepted; writes out
+ * through `stream.chunks$` to its {@link FrameReader} (decode, limits, idle),
+ * the first frame as a {@link ConnectionRequest} (checked as the `handshake`
+ * operator does), the rest kept while pending and delivered once accepted; writes out
  * through its {@link Writer}; one deadline from its start to the decision;
  * one read gate; its end reported exactly once.
  */
@@ -77,9 +103,11 @@ export class Connection<M, N, I> {
   private readonly writer: Writer;
   private readonly gate: ReadGate;
   private deadline: Deadline | undefined;
-  private handshakeResult: Handshake<I, N> | undefined;
+  /** While pending: the messages the peer sent, kept for accept(), and whether its stream ended after them. */
+  private kept: unknown[] | undefined;
+  private keptEnd = false;
+  private readonly reader: FrameReader;
   private readonly subscription: Subscription;
-  private messages: Subscription | undefined;
   private slowConsumer: Subscription | undefined;
   private closing: Promise<void> | undefined;
   private closeReason: DisconnectReason | undefined;
@@ -105,44 +133,14 @@ export class Connection<M, N, I> {
     this.gate = new ReadGate(stream);
     this.deadline = deadline;
     deadline.onExpiry((error) => this.fail(error), 'no handshake arrived', this.remoteAddress);
-    this.writer = new Writer(stream, {
-      maxValueBytes: config.limits.maxValueBytes,
-      maxDepth: config.limits.maxDepth,
-      highWaterMark: config.writeHighWaterMark,
-      maxQueuedBytes: config.maxQueuedBytes,
-      onWrite: (bytes) => this.written.add(bytes, scheduler.now()),
-      // A queue that stays over its high-water mark for writeTimeout: a slow consumer (or a dead peer).
-      onWritableChange: (writable) => {
-        this.slowConsumer?.unsubscribe();
-        this.slowConsumer = writable ? undefined : scheduler.schedule(() => this.tooSlow(), config.writeTimeout);
-      },
-    });
+    this.writer = new Writer(stream, config.writer, this);
     // Our handshake goes out at once, in one write, before we read the peer's.
     stream.write(handshakeBytes);
     this.written.add(handshakeBytes.length, now);
 
-    this.subscription = stream.chunks$
-      .pipe(
-        readFrames({
-          frames: config.frames,
-          idle: config.connectionTimeout,
-          scheduler,
-          address: this.remoteAddress,
-          onChunk: (length, objects, values) => this.onChunk(length, objects, values),
-          // Before the decision the handshake operator keeps a failure for `messages`; a request whose
-          // peer reset or sent garbage is over at once (accept() then returns false).
-          onFail: (error) => {
-            if (this.state === 'pending') this.fail(error);
-          },
-        }),
-        handshake<I, N>({
-          validateInit: config.validateInit,
-          validateNodeId: config.validateNodeId,
-          timeout: Number.POSITIVE_INFINITY, // the deadline covers it
-          maxPending: config.maxPendingMessages,
-        }),
-      )
-      .subscribe(new RequestObserver(this));
+    // One subscription: the reader decodes the chunks and hands each frame to this connection's state machine.
+    this.reader = new FrameReader(config.reading, this);
+    this.subscription = stream.chunks$.subscribe(this.reader);
   }
 
   /** Is the connection registered and usable? */
@@ -246,7 +244,80 @@ export class Connection<M, N, I> {
     };
   }
 
-  private onHandshake(result: Handshake<I, N>): void {
+  /** @internal A frame: the handshake, a message kept while pending, or a message. */
+  onFrame(value: unknown): void {
+    switch (this.state) {
+      case 'open':
+      case 'draining':
+        this.deliverOne(value);
+        return;
+      case 'pending': {
+        const kept = (this.kept ??= []);
+        const max = this.config.maxPendingMessages;
+        if (kept.length >= max) {
+          this.fail(limitError('maxPending', max, max + 1, 'messages waiting for accept'));
+          return;
+        }
+        kept.push(value);
+        return;
+      }
+      case 'handshaking': {
+        let result: { initMessage: I; nodeId: N } | NetError;
+        try {
+          result = parseHandshake(value, this.config.validateInit, this.config.validateNodeId);
+        } catch (error) {
+          // A validator that throws is a failed validation, never an exception out of the stream.
+          result = toNetError(error, 'READ_ERROR', 'the handshake validator threw');
+        }
+        if (result instanceof NetError) {
+          this.fail(result);
+          return;
+        }
+        try {
+          this.onHandshake(result);
+        } catch (error) {
+          this.fail(this.guardError(error));
+        }
+        return;
+      }
+      default:
+        return; // closing or ended: no longer read
+    }
+  }
+
+  /** @internal The stream failed (reset, bad value, idle): the connection ends, whatever its phase. */
+  onFramesError(error: unknown): void {
+    this.fail(error);
+  }
+
+  /** @internal The peer's FIN: before the handshake a failure; while pending a half-close kept for the decision. */
+  onFramesEnd(): void {
+    switch (this.state) {
+      case 'handshaking':
+        this.fail(new NetError('CONNECTION_ERROR', 'the stream ended before the handshake'));
+        return;
+      case 'pending':
+        this.keptEnd = true;
+        return;
+      default:
+        this.onEnd();
+    }
+  }
+
+  /** One message to the node: straight when there is no validator (the hot path), else validated. */
+  private deliverOne(value: unknown): void {
+    if (this.config.validateMessage !== undefined) {
+      this.onMessage(value);
+      return;
+    }
+    try {
+      this.sink.message(this, value as M);
+    } catch (error) {
+      this.onMessageFailed(error);
+    }
+  }
+
+  private onHandshake(result: { initMessage: I; nodeId: N }): void {
     let key: string;
     try {
       key = nodeIdKey(result.nodeId);
@@ -257,7 +328,6 @@ export class Connection<M, N, I> {
     }
     const refusal = this.config.verifyPeer?.(result.nodeId, this.stream);
     if (refusal) throw refusal;
-    this.handshakeResult = result;
     this.nodeId = result.nodeId;
     this.key = key;
     this.state = 'pending';
@@ -269,14 +339,18 @@ export class Connection<M, N, I> {
     );
   }
 
-  /** Delivers the messages kept since the handshake, then the live ones, until the stream ends. */
+  /** Delivers the messages kept since the handshake (then the end, if the peer half-closed); later ones go live. */
   private deliver(): void {
-    const messages = this.handshakeResult?.messages;
-    if (!messages) return;
-    this.handshakeResult = undefined;
-    this.messages = messages.subscribe(
-      this.config.validateMessage === undefined ? new DirectMessageObserver(this, this.sink) : new MessageObserver(this),
-    );
+    const kept = this.kept;
+    this.kept = undefined;
+    if (kept) {
+      for (const value of kept) {
+        // A handler may close or destroy it: then the rest is dropped, as reading has stopped.
+        if (this.state !== 'open' && this.state !== 'draining') return;
+        this.deliverOne(value);
+      }
+    }
+    if (this.keptEnd && (this.state === 'open' || this.state === 'draining')) this.onEnd();
   }
 
   /** @internal One message from the peer: validated, then handed to the node. */
@@ -303,17 +377,19 @@ export class Connection<M, N, I> {
     this.end(this.closeReason ?? 'remote-closed', undefined);
   }
 
-  /** @internal The handshake arrived (anything it throws ends this connection, never the process). */
-  onRequest(result: Handshake<I, N>): void {
-    try {
-      this.onHandshake(result);
-    } catch (error) {
-      this.fail(this.guardError(error));
-    }
+  /** @internal The writer handed a batch to the stream. */
+  onWrite(bytes: number): void {
+    this.written.add(bytes, this.config.scheduler.now());
   }
 
-  /** After each chunk was decoded: counts it, charges its heap; while pending, holds reading beyond the budget. */
-  private onChunk(length: number, objects: number, values: number): void {
+  /** @internal A queue that stays over its high-water mark for writeTimeout: a slow consumer (or a dead peer). */
+  onWritableChange(writable: boolean): void {
+    this.slowConsumer?.unsubscribe();
+    this.slowConsumer = writable ? undefined : this.config.scheduler.schedule(tooSlow, this.config.writeTimeout, this);
+  }
+
+  /** @internal After each chunk was decoded: counts it, charges its heap; while pending, holds reading beyond the budget. */
+  onChunk(length: number, objects: number, values: number): void {
     this.read.add(length, this.config.scheduler.now());
     const cost = readCost(length, objects);
     this.sink.read(cost);
@@ -345,7 +421,8 @@ export class Connection<M, N, I> {
     this.destroy(reason, netError);
   }
 
-  private tooSlow(): void {
+  /** @internal */
+  tooSlow(): void {
     const queued = this.writer.queuedBytes;
     const { writeTimeout } = this.config;
     this.destroy('slow-consumer', slowConsumerError(this.remoteAddress, this.nodeId, queued, writeTimeout));
@@ -354,8 +431,7 @@ export class Connection<M, N, I> {
   private stopReading(): void {
     this.slowConsumer?.unsubscribe();
     this.slowConsumer = undefined;
-    // The messages first: ending the frames under them must not complete them.
-    this.messages?.unsubscribe();
+    this.reader.stop();
     this.subscription.unsubscribe();
   }
 
@@ -365,7 +441,7 @@ export class Connection<M, N, I> {
     this.deadline?.cancel();
     this.deadline = undefined;
     // A request the application still holds must not hold what the peer sent.
-    this.handshakeResult = undefined;
+    this.kept = undefined;
     this.stopReading();
     // The peer ended first: finish our side after what is queued (TCP ends it for us: no half-open).
     if (!this.closing) this.writer.flush();
@@ -387,65 +463,7 @@ export function handshakeLimits(config: { readonly maxHandshakeBytes: number; re
   return { maxValueBytes: maxHandshakeBytes, maxObjects: Math.min(limits.maxObjects, Math.max(16, Math.ceil(maxHandshakeBytes / 64))) };
 }
 
-/**
- * The observer of a connection's request stream (`readFrames -> handshake`):
- * a class rather than an object of closures, because a node holds one per
- * connection. Before the handshake the operator errors on a failure; after
- * it, the end of the stream reaches the messages (while pending, the peer's
- * FIN is a half-close that waits for the decision), so `complete` has
- * nothing to do.
- */
-class RequestObserver<M, N, I> {
-  constructor(private readonly connection: Connection<M, N, I>) {}
-
-  next(result: Handshake<I, N>): void {
-    this.connection.onRequest(result);
-  }
-
-  error(error: unknown): void {
-    this.connection.fail(error);
-  }
-
-  complete(): void {}
-}
-
-/** The observer of an accepted connection's messages when there is no validator: straight to the node (the hot path). */
-class DirectMessageObserver<M, N, I> {
-  constructor(
-    private readonly connection: Connection<M, N, I>,
-    private readonly sink: ConnectionSink<M, N, I>,
-  ) {}
-
-  next(message: unknown): void {
-    try {
-      this.sink.message(this.connection, message as M);
-    } catch (error) {
-      this.connection.onMessageFailed(error);
-    }
-  }
-
-  error(error: unknown): void {
-    this.connection.fail(error);
-  }
-
-  complete(): void {
-    this.connection.onEnd();
-  }
-}
-
-/** The observer of an accepted connection's messages, validating each. */
-class MessageObserver<M, N, I> {
-  constructor(private readonly connection: Connection<M, N, I>) {}
-
-  next(message: unknown): void {
-    this.connection.onMessage(message);
-  }
-
-  error(error: unknown): void {
-    this.connection.fail(error);
-  }
-
-  complete(): void {
-    this.connection.onEnd();
-  }
+/** The slow-consumer timer's work (a function with state, not a closure per connection). */
+function tooSlow<M, N, I>(this: SchedulerAction<Connection<M, N, I>>, connection: Connection<M, N, I> | undefined): void {
+  connection!.tooSlow();
 }

@@ -1,7 +1,7 @@
 import { Observable, Subject, filter, firstValueFrom } from 'rxjs';
 import { Encoder } from './codec/Encoder.js';
 import { FrameDecoder } from './codec/FrameDecoder.js';
-import { Connection, handshakeLimits, type ConnectionConfig, type ConnectionSink } from './Connection.js';
+import { Connection, connectionParts, handshakeLimits, type ConnectionConfig, type ConnectionSink } from './Connection.js';
 import type { ConnectionRequest } from './ConnectionRequest.js';
 import { Deadline } from './Deadline.js';
 import { DEFAULT_CONNECTION_TIMEOUT, DEFAULT_STATS_HALF_LIFE } from './defaults.js';
@@ -393,11 +393,14 @@ export class Node<M = unknown, N = unknown, I = null> implements AsyncDisposable
 
   /** The settings of a connection made now: one object until connectionTimeout or statsHalfLife changes. */
   private connectionConfig(): ConnectionConfig<M, N, I> {
-    return (this.configCache ??= {
+    if (this.configCache) return this.configCache;
+    const frames = { ...this.options.limits, first: handshakeLimits(this.options) };
+    return (this.configCache = {
       ...this.options,
       connectionTimeout: this.connectionTimeoutValue,
       statsHalfLife: this.statsHalfLifeValue,
-      frames: { ...this.options.limits, first: handshakeLimits(this.options) },
+      frames,
+      ...connectionParts(this.options, this.connectionTimeoutValue, frames),
       ...(this.options.authenticateIds ? { verifyPeer } : {}),
     });
   }

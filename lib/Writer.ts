@@ -18,16 +18,20 @@ function flushDue(): void {
   for (const writer of writers) writer.flush();
 }
 
-/** Options of {@link Writer}. */
+/** Options of {@link Writer}: one object for every connection of a node. */
 export interface WriterConfig extends EncoderConfig {
   /** Bytes queued above which the connection reports itself not writable. */
   readonly highWaterMark: number;
   /** Bytes queued above which `send` throws instead of queueing. */
   readonly maxQueuedBytes: number;
+}
+
+/** Who a {@link Writer} reports to (its connection: methods, not closures, as a node may hold tens of thousands). */
+export interface WriterHost {
   /** Told the size of every batch handed to the stream (traffic counters). */
-  readonly onWrite: (bytes: number) => void;
+  onWrite(bytes: number): void;
   /** Told whenever the writable state changes (the connection's slow-consumer timer). */
-  readonly onWritableChange: (writable: boolean) => void;
+  onWritableChange(writable: boolean): void;
 }
 
 /**
@@ -49,6 +53,7 @@ export class Writer {
   constructor(
     private readonly stream: ByteStream,
     private readonly config: WriterConfig,
+    private readonly host: WriterHost,
   ) {
     this.encoder = new Encoder(config);
   }
@@ -99,7 +104,7 @@ export class Writer {
     if (this.encoder.length === 0 || !this.stream.writable) return;
     const bytes = this.encoder.takeView();
     this.stream.write(bytes);
-    this.config.onWrite(bytes.length);
+    this.host.onWrite(bytes.length);
     this.update();
   }
 
@@ -111,14 +116,20 @@ export class Writer {
     for (const watcher of watchers) watcher.complete();
   }
 
+  /** Made once per writer that ever queues in its stream (most never do). */
+  private get drained(): () => void {
+    return (this.drainedCallback ??= () => this.update());
+  }
+  private drainedCallback: (() => void) | undefined;
+
   private update(): void {
     this.streamQueued = this.stream.queuedBytes;
     // While bytes wait in the stream, hear when they are gone (the writable state and the queue limit need it).
-    if (this.streamQueued > 0 && !this.disposed) this.stream.whenDrained(() => this.update());
+    if (this.streamQueued > 0 && !this.disposed) this.stream.whenDrained(this.drained);
     const writable = this.queuedBytes < this.config.highWaterMark;
     if (writable === this.writableState || this.disposed) return;
     this.writableState = writable;
-    this.config.onWritableChange(writable);
+    this.host.onWritableChange(writable);
     if (this.watchers) for (const watcher of [...this.watchers]) watcher.next(writable);
   }
 }

@@ -1,25 +1,36 @@
-import { Observable, type OperatorFunction, type SchedulerAction, type SchedulerLike, type Subscriber, type Subscription } from 'rxjs';
+import { Observable, type OperatorFunction, type SchedulerAction, type SchedulerLike, type Subscription } from 'rxjs';
 import { FrameDecoder, type FrameDecoderConfig } from './codec/FrameDecoder.js';
 import { idleError } from './errors.js';
 
-/** Options of {@link readFrames}. */
+/** Options of {@link readFrames}: one object for every connection of a node. */
 export interface ReadFramesConfig {
-  /** The limits of every value, and of the first (the handshake): one object for every connection of a node, resolved once. */
+  /** The limits of every value, and of the first (the handshake), resolved once. */
   readonly frames: FrameDecoderConfig;
   /** ms without a chunk after which the stream errors with `TIMEOUT` (`limit: 'idleTimeout'`). */
   readonly idle: number;
   readonly scheduler: SchedulerLike;
+}
+
+/** Who a read path reports to (its connection: methods, not closures, as a node may hold tens of thousands). */
+export interface ReadFramesHost {
   /** For the idle error. */
-  readonly address: string;
+  readonly remoteAddress: string;
   /**
    * After each chunk's values were emitted: its length, the objects the
    * scanner counted in it (arrays, maps, binaries, extensions, index-key
    * storage) and the values, so the connection can count traffic and meter
    * the heap it reads.
    */
-  readonly onChunk: (length: number, objects: number, values: number) => void;
-  /** Told of a failure (the source's, a bad value, idle) just before it is passed on. */
-  readonly onFail: (error: unknown) => void;
+  onChunk(length: number, objects: number, values: number): void;
+}
+
+/** Where a {@link FrameReader} hands what it reads: the frames, then one failure or the end. */
+export interface FrameSink extends ReadFramesHost {
+  onFrame(value: unknown): void;
+  /** The source's failure, a bad value, or idle; nothing follows. */
+  onFramesError(error: unknown): void;
+  /** The source ended after whole values; nothing follows. */
+  onFramesEnd(): void;
 }
 
 /**
@@ -29,12 +40,19 @@ export interface ReadFramesConfig {
  * `idleTimeout`: a chunk only notes the time, and one timer re-arms itself
  * lazily for the rest of the period). One stage instead of four, and its
  * state in one object rather than closures, because a node may hold tens of
- * thousands of connections. Internal; browser-safe.
+ * thousands of connections. Internal; browser-safe. A connection subscribes
+ * a {@link FrameReader} to its chunks directly (one subscription, not two).
  */
-export function readFrames(config: ReadFramesConfig): OperatorFunction<Uint8Array, unknown> {
+export function readFrames(config: ReadFramesConfig, host: ReadFramesHost): OperatorFunction<Uint8Array, unknown> {
   return (source) =>
     new Observable<unknown>((subscriber) => {
-      const reader = new FrameReader(config, subscriber);
+      const reader = new FrameReader(config, {
+        remoteAddress: host.remoteAddress,
+        onChunk: (length, objects, values) => host.onChunk(length, objects, values),
+        onFrame: (value) => subscriber.next(value),
+        onFramesError: (error) => subscriber.error(error),
+        onFramesEnd: () => subscriber.complete(),
+      });
       const subscription = source.subscribe(reader);
       return () => {
         reader.stop();
@@ -43,17 +61,18 @@ export function readFrames(config: ReadFramesConfig): OperatorFunction<Uint8Arra
     });
 }
 
-/** The state of one subscription to {@link readFrames}, and the observer of its source. */
-class FrameReader {
+/** The read path's state, and the observer of a stream's chunks: decodes them into frames for its sink, and keeps the idle timer. */
+export class FrameReader {
   private readonly decoder: FrameDecoder;
   private readonly timer: Subscription;
   private last: number;
   private objects = 0;
   private values = 0;
+  private stopped = false;
 
   constructor(
     private readonly config: ReadFramesConfig,
-    private readonly subscriber: Subscriber<unknown>,
+    private readonly sink: FrameSink,
   ) {
     this.decoder = new FrameDecoder(config.frames);
     this.last = config.scheduler.now();
@@ -64,39 +83,43 @@ class FrameReader {
     this.last = this.config.scheduler.now();
     this.values = 0;
     try {
-      this.decoder.write(chunk, this.emit);
+      this.decoder.write(chunk, pushValue, this);
     } catch (error) {
       this.error(error);
       return;
     }
     const total = this.decoder.objectsScanned;
-    this.config.onChunk(chunk.length, total - this.objects, this.values);
+    this.sink.onChunk(chunk.length, total - this.objects, this.values);
     this.objects = total;
   }
 
   error(error: unknown): void {
-    this.config.onFail(error);
-    this.subscriber.error(error);
+    if (this.stopped) return;
+    this.stop();
+    this.sink.onFramesError(error);
   }
 
   complete(): void {
+    if (this.stopped) return;
     try {
       this.decoder.end();
     } catch (error) {
       this.error(error);
       return;
     }
-    this.subscriber.complete();
+    this.stop();
+    this.sink.onFramesEnd();
   }
 
+  /** No more frames, failures or ends are passed on; the idle timer stops. */
   stop(): void {
+    this.stopped = true;
     this.timer.unsubscribe();
   }
 
   /** The idle period passed without a chunk. */
   expire(): void {
-    const { idle, address } = this.config;
-    this.error(idleError(idle, { address }));
+    this.error(idleError(this.config.idle, { address: this.sink.remoteAddress }));
   }
 
   /** ms left of the idle period (0 or less: it has passed). */
@@ -104,10 +127,17 @@ class FrameReader {
     return this.last + this.config.idle - this.config.scheduler.now();
   }
 
-  private readonly emit = (value: unknown): void => {
+  /** One decoded value. */
+  push(value: unknown): void {
+    if (this.stopped) return;
     this.values++;
-    this.subscriber.next(value);
-  };
+    this.sink.onFrame(value);
+  }
+}
+
+/** The decoder's sink: one decoded value (a function with `this`, not a closure per reader). */
+function pushValue(this: FrameReader, value: unknown): void {
+  this.push(value);
 }
 
 /** The idle timer's work: re-armed for the rest of the period while chunks came, else the error. */

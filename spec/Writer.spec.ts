@@ -21,12 +21,11 @@ async function setUp(config: { highWaterMark?: number; maxQueuedBytes?: number }
   await new Promise((resolve) => socket.once('connect', resolve));
   const writes: number[] = [];
   const changes: boolean[] = [];
-  const writer = new Writer(new TcpStream(socket), {
-    highWaterMark: config.highWaterMark ?? 1024 * 1024,
-    maxQueuedBytes: config.maxQueuedBytes ?? 64 * 1024 * 1024,
-    onWrite: (bytes) => writes.push(bytes),
-    onWritableChange: (writable) => changes.push(writable),
-  });
+  const writer = new Writer(
+    new TcpStream(socket),
+    { highWaterMark: config.highWaterMark ?? 1024 * 1024, maxQueuedBytes: config.maxQueuedBytes ?? 64 * 1024 * 1024 },
+    { onWrite: (bytes) => writes.push(bytes), onWritableChange: (writable) => changes.push(writable) },
+  );
   return { writer, peer: await peerPromise, writes, changes, server };
 }
 

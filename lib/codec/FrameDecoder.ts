@@ -130,11 +130,12 @@ export class FrameDecoder {
   }
 
   /**
-   * Feeds one chunk; calls `emit` for every value it completes, in order.
+   * Feeds one chunk; calls `emit` (with `this` set to `thisArg`, as
+   * `Array#forEach` does) for every value it completes, in order.
    * Throws a `READ_ERROR` {@link NetError} at the first invalid value, after
    * emitting the values before it.
    */
-  write(chunk: Uint8Array, emit: (value: unknown) => void): void {
+  write<T = undefined>(chunk: Uint8Array, emit: (this: T, value: unknown) => void, thisArg?: T): void {
     const end = chunk.length;
     const scanner = this.scanner;
     let p = 0;
@@ -152,7 +153,7 @@ export class FrameDecoder {
         const int64 = scanner.sawInt64;
         scanner.reset();
         this.firstDone();
-        this.decode(concat(parts), 0, -1, 1, int64, emit);
+        this.decode(concat(parts), 0, -1, 1, int64, emit, thisArg);
         p = q;
       }
       // The whole values in the chunk, decoded in place in batches (the handshake alone, under its own limits).
@@ -160,7 +161,7 @@ export class FrameDecoder {
         const batch = scanner.scanAll(chunk, p, end, this.firstPending ? 1 : Number.MAX_SAFE_INTEGER);
         if (batch.count > 0) {
           this.firstDone();
-          this.decode(chunk, p, batch.end, batch.count, batch.int64, emit);
+          this.decode(chunk, p, batch.end, batch.count, batch.int64, emit, thisArg);
         }
         if (batch.error) throw batch.error;
         p = batch.end;
@@ -201,7 +202,15 @@ export class FrameDecoder {
   }
 
   /** Decodes the `count` whole values in `bytes[start, end)` (`end` -1: to the end); `decode` for one, `decodeMulti` for more. */
-  private decode(bytes: Uint8Array, start: number, end: number, count: number, int64: boolean, emit: (value: unknown) => void): void {
+  private decode<T>(
+    bytes: Uint8Array,
+    start: number,
+    end: number,
+    count: number,
+    int64: boolean,
+    emit: (this: T, value: unknown) => void,
+    thisArg: T | undefined,
+  ): void {
     const decoder = int64 ? this.decoders.exact : this.decoders.fast;
     const range = start === 0 && end === -1 ? bytes : bytes.subarray(start, end);
     // Only the decoder's failures are READ_ERRORs; what `emit` throws passes as it is.
@@ -212,7 +221,7 @@ export class FrameDecoder {
       } catch (error) {
         throw toNetError(error, 'READ_ERROR', 'invalid MessagePack value');
       }
-      emit(int64 ? normalizeInt64(value) : value);
+      emit.call(thisArg as T, int64 ? normalizeInt64(value) : value);
       return;
     }
     let values: Generator<unknown, void, unknown>;
@@ -229,7 +238,7 @@ export class FrameDecoder {
         throw toNetError(error, 'READ_ERROR', 'invalid MessagePack value');
       }
       if (result.done === true) return;
-      emit(int64 ? normalizeInt64(result.value) : result.value);
+      emit.call(thisArg as T, int64 ? normalizeInt64(result.value) : result.value);
     }
   }
 }

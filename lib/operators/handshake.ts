@@ -123,9 +123,9 @@ class HandshakeReader<I, N> {
       return;
     }
     this.timer?.unsubscribe();
-    let result: ReturnType<typeof parse<I, N>>;
+    let result: ReturnType<typeof parseHandshake<I, N>>;
     try {
-      result = parse(value, settings.validateInit, settings.validateNodeId);
+      result = parseHandshake(value, settings.validateInit, settings.validateNodeId);
     } catch (error) {
       // A validator that throws is a failed validation, never an exception out of the stream.
       result = toNetError(error, 'READ_ERROR', 'the handshake validator threw');
@@ -176,7 +176,8 @@ function expire(this: SchedulerAction<HandshakeReader<unknown, unknown>>, reader
   reader!.expire();
 }
 
-function parse<I, N>(
+/** The handshake `[initMessage, nodeId]` checked and validated, or the `READ_ERROR` it is (a validator may throw). @internal */
+export function parseHandshake<I, N>(
   value: unknown,
   validateInit: Validator<I> | undefined,
   validateNodeId: Validator<N> | undefined,

@@ -42,6 +42,23 @@ export const tcpTransport: Transport = {
   },
 };
 
+/** Where a socket's listeners find its stream. */
+const STREAM = Symbol('msgpacknet.stream');
+type SocketWithStream = Socket & { [STREAM]: TcpStream };
+
+function onData(this: Socket, chunk: Buffer): void {
+  (this as SocketWithStream)[STREAM].onData(chunk);
+}
+function onEnd(this: Socket): void {
+  (this as SocketWithStream)[STREAM].onEnd();
+}
+function onError(this: Socket, error: Error): void {
+  (this as SocketWithStream)[STREAM].onError(error);
+}
+function onClose(this: Socket): void {
+  (this as SocketWithStream)[STREAM].onClose();
+}
+
 /** A `net.Socket` as a {@link ByteStream}, reading in slices (see {@link READ_SLICE_MS}). */
 export class TcpStream implements ByteStream {
   readonly remoteAddress: string;
@@ -69,28 +86,43 @@ export class TcpStream implements ByteStream {
   ) {
     this.remoteAddress = remoteAddressOf(socket);
     socket.setNoDelay(true);
-    socket.on('data', (chunk: Buffer) => {
-      this.slice(chunk.length);
-      this.reader?.next(chunk);
-    });
-    const end = (): void => this.reader?.complete();
-    socket.on('end', end);
+    // One shared function per event, finding the stream on the socket: no closures per stream.
+    (socket as SocketWithStream)[STREAM] = this;
+    socket.on('data', onData);
+    socket.on('end', onEnd);
     // Always listened to: an error with nobody reading must never be an uncaught 'error' event.
-    socket.on('error', (error) => {
-      this.failure ??= streamError(error, this.remoteAddress);
-      this.reader?.error(this.failure);
-    });
-    socket.on('close', () => {
-      this.ended = true;
-      end();
-      this.onClosed?.(this.failure);
-    });
+    socket.on('error', onError);
+    socket.on('close', onClose);
     this.chunks$ = new Observable<Uint8Array>((subscriber) => {
       this.reader = subscriber;
       return () => {
         if (this.reader === subscriber) this.reader = undefined;
       };
     });
+  }
+
+  /** @internal */
+  onData(chunk: Buffer): void {
+    this.slice(chunk.length);
+    this.reader?.next(chunk);
+  }
+
+  /** @internal */
+  onEnd(): void {
+    this.reader?.complete();
+  }
+
+  /** @internal */
+  onError(error: Error): void {
+    this.failure ??= streamError(error, this.remoteAddress);
+    this.reader?.error(this.failure);
+  }
+
+  /** @internal */
+  onClose(): void {
+    this.ended = true;
+    this.onEnd();
+    this.onClosed?.(this.failure);
   }
 
   get closed(): Promise<NetError | undefined> {
