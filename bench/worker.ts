@@ -1,7 +1,7 @@
 // One benchmark process. `node build/bench/worker.js ROLE ...`; it reports JSON lines on stdout.
 // Roles come in pairs (a receiver or server in one process, a sender or client in another):
 //   recv-mpn / send-mpn, recv-raw / send-raw      one-way throughput
-//   pong-mpn / ping-mpn, pong-raw / ping-raw      round trips, one in flight
+//   pong-mpn, pong-raw                            the pong side of round trips (the ping side: bench/peers/tcpPing.ts)
 //   scale-mpn / scale-raw, scale-clients           N connections to one node
 // With MPN_TLS=DIR (node.key, node.crt: a self-signed certificate for 127.0.0.1), the one-way roles
 // run over TLS: msgpacknet on tls://, the raw baseline on node:tls, both trusting that certificate.
@@ -208,30 +208,6 @@ async function main(): Promise<void> {
       report({ address: await node.listen('127.0.0.1:0') });
       break;
     }
-    case 'ping-mpn': {
-      const [address = '', count] = args;
-      const node = new Node<number, string>({ nodeId: 'ping' });
-      const peer = await node.connect(address);
-      const times: number[] = [];
-      let started = 0;
-      await new Promise<void>((resolve) => {
-        node.events$.subscribe((event) => {
-          if (event.type !== 'message') return;
-          times.push(performance.now() - started);
-          if (times.length === Number(count)) resolve();
-          else {
-            started = performance.now();
-            node.send(peer, 42);
-          }
-        });
-        started = performance.now();
-        node.send(peer, 42);
-      });
-      report({ rtts: summarize(times) });
-      await node.close();
-      process.exit(0);
-      break;
-    }
     case 'pong-raw': {
       const encoder = new MsgpackEncoder();
       report({
@@ -241,31 +217,6 @@ async function main(): Promise<void> {
           socket.on('end', () => process.exit(0));
         }),
       });
-      break;
-    }
-    case 'ping-raw': {
-      const [address = '', count] = args;
-      const socket = await rawConnect(address);
-      const encoder = new MsgpackEncoder();
-      const times: number[] = [];
-      let started = 0;
-      await new Promise<void>((resolve) => {
-        socket.on(
-          'data',
-          rawReader(() => {
-            times.push(performance.now() - started);
-            if (times.length === Number(count)) resolve();
-            else {
-              started = performance.now();
-              socket.write(encoder.encode(42));
-            }
-          }),
-        );
-        started = performance.now();
-        socket.write(encoder.encode(42));
-      });
-      report({ rtts: summarize(times) });
-      socket.end(() => process.exit(0));
       break;
     }
     case 'scale-mpn':
@@ -345,12 +296,6 @@ async function main(): Promise<void> {
     default:
       throw new Error(`unknown role ${role}`);
   }
-}
-
-function summarize(times: number[]): { p50: number; p99: number } {
-  const sorted = [...times].sort((a, b) => a - b);
-  const at = (q: number): number => (sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))] ?? 0) * 1000;
-  return { p50: at(0.5), p99: at(0.99) };
 }
 
 await main();
