@@ -410,7 +410,7 @@ export class Node<M = unknown, N = unknown, I = null> implements AsyncDisposable
     const transport = this.transports[endpoint.scheme];
     if (transport) return transport;
     const has = Object.keys(this.transports).join(', ');
-    const why = this.options.authenticateIds ? ' (authenticateIds: tls only)' : '';
+    const why = this.options.authenticateIds ? ' (authenticateIds: tls and wss only)' : '';
     throw new NetError(code, `${endpoint.scheme}:// is not a transport of this node; it has ${has}${why}`, {
       address: `${endpoint.scheme}://${formatAddress(endpoint.host, endpoint.port)}`,
     });
