@@ -16,8 +16,9 @@ import type { ByteStream, Listener, Transport } from './Transport.js';
  * (`setImmediate`: this is event-loop fairness, not a timer, so it is not on
  * the node's scheduler). The byte floor keeps light traffic from pausing.
  */
-const READ_SLICE_MS = 10;
-const READ_SLICE_BYTES = 64 * 1024;
+export const READ_SLICE_MS = 10;
+/** The bytes a stream reads in a row before {@link READ_SLICE_MS} applies. */
+export const READ_SLICE_BYTES = 64 * 1024;
 
 /**
  * The accept queue asked of the kernel (capped by net.core.somaxconn): with

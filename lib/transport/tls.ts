@@ -1,6 +1,6 @@
 import { constants } from 'node:crypto';
 import { connect as netConnect, isIP, type Socket } from 'node:net';
-import { connect as tlsConnect, createServer, type ConnectionOptions, type TLSSocket } from 'node:tls';
+import { connect as tlsConnect, createServer, type ConnectionOptions, type SecureContextOptions, type TLSSocket } from 'node:tls';
 import { NetError, deadlineError } from '../errors.js';
 import { formatAddress, type Endpoint } from './address.js';
 import { bind, resolveHost, TcpStream } from './tcp.js';
@@ -44,17 +44,7 @@ export interface TlsSettings {
  */
 export function tlsTransport(settings: TlsSettings): Transport {
   const { tls, authenticateIds } = settings;
-  const ca = tls.ca === undefined ? undefined : Array.isArray(tls.ca) ? tls.ca.map(pem) : pem(tls.ca as string | Uint8Array);
-  const common = {
-    ...(tls.key === undefined ? {} : { key: pem(tls.key) }),
-    ...(tls.cert === undefined ? {} : { cert: pem(tls.cert) }),
-    ...(ca === undefined ? {} : { ca }),
-    ...(tls.passphrase === undefined ? {} : { passphrase: tls.passphrase }),
-    minVersion: 'TLSv1.2' as const,
-    secureOptions: constants.SSL_OP_NO_RENEGOTIATION,
-    // With key-bound ids the id is the trust anchor: the chain is checked only against a given ca.
-    rejectUnauthorized: authenticateIds ? ca !== undefined : (tls.rejectUnauthorized ?? true),
-  };
+  const common = tlsOptions(settings);
   return {
     async connect(endpoint, signal) {
       const host = await resolveHost(endpoint.host, 'CONNECTION_ERROR');
@@ -175,6 +165,25 @@ function secureStream(socket: TLSSocket, tcp: Socket, endpoint: Endpoint, signal
       resolve(withCertificate(new TcpStream(socket, tcp), socket));
     });
   });
+}
+
+/** node:tls options from the node's `tls` option (TLS 1.2 at least, no renegotiation), for every transport that carries TLS. */
+export function tlsOptions(settings: Pick<TlsSettings, 'tls' | 'authenticateIds'>): SecureContextOptions & {
+  minVersion: 'TLSv1.2';
+  rejectUnauthorized: boolean;
+} {
+  const { tls, authenticateIds } = settings;
+  const ca = tls.ca === undefined ? undefined : Array.isArray(tls.ca) ? tls.ca.map(pem) : pem(tls.ca as string | Uint8Array);
+  return {
+    ...(tls.key === undefined ? {} : { key: pem(tls.key) }),
+    ...(tls.cert === undefined ? {} : { cert: pem(tls.cert) }),
+    ...(ca === undefined ? {} : { ca }),
+    ...(tls.passphrase === undefined ? {} : { passphrase: tls.passphrase }),
+    minVersion: 'TLSv1.2' as const,
+    secureOptions: constants.SSL_OP_NO_RENEGOTIATION,
+    // With key-bound ids the id is the trust anchor: the chain is checked only against a given ca.
+    rejectUnauthorized: authenticateIds ? ca !== undefined : (tls.rejectUnauthorized ?? true),
+  };
 }
 
 function pem(value: string | Uint8Array): string | Buffer {
