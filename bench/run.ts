@@ -35,7 +35,7 @@ const WORKER = fileURLToPath(new URL('./worker.js', import.meta.url));
 const PEER_WORKER = fileURLToPath(new URL('./peers/worker.js', import.meta.url));
 
 /** msgpacknet, the raw baseline, or one of the peers. */
-type Impl = 'mpn' | 'raw' | PeerName;
+type Impl = 'mpn' | 'raw' | 'bare' | PeerName;
 const PEERS: readonly PeerName[] = ['zeromq', 'socketio', 'wsValue', 'wsBatched', 'mpnWs'];
 /** The peers carried over WebSocket: msgpacknet over ws:// is measured against these as well. */
 const WS_PEERS: readonly PeerName[] = ['socketio', 'wsValue', 'wsBatched'];
@@ -47,11 +47,14 @@ const LABELS: Record<Impl, string> = {
   wsValue: 'ws, one message per value',
   wsBatched: 'raw ws, batched',
   mpnWs: 'msgpacknet over ws://',
+  bare: 'bare socket pipe (bytes only)',
 };
 /** The round trips' labels (zeromq.js answers over DEALER/ROUTER). */
 const PING_LABELS: Record<Impl, string> = { ...LABELS, zeromq: 'zeromq.js DEALER/ROUTER' };
 /** msgpacknet over ws:// against raw `ws` with the same framing (issue 12). */
 const WS_TARGET = 0.9;
+/** msgpacknet's 64 KiB values against a bare socket pipe moving the same bytes (issue 15). */
+const BARE_TARGET = 0.8;
 /** bench/results of this checkout (run.js is built to dist/bench/), wherever it is run from. */
 const DEFAULT_OUT = fileURLToPath(new URL('../../bench/results', import.meta.url));
 
@@ -105,7 +108,7 @@ function peerWorker(role: string, ...args: (string | number)[]): Worker {
 
 /** The worker of an implementation's one-way and pong roles: msgpacknet and raw in bench/worker.ts, the peers apart. */
 const workerOf = (impl: Impl, role: string, ...args: (string | number)[]): Worker =>
-  impl === 'mpn' || impl === 'raw' ? worker(`${role}-${impl}`, ...args) : peerWorker(`${role}-${impl}`, ...args);
+  impl === 'mpn' || impl === 'raw' || impl === 'bare' ? worker(`${role}-${impl}`, ...args) : peerWorker(`${role}-${impl}`, ...args);
 
 /** Whether this build of msgpacknet carries ws:// (another part of the work may not have landed yet). */
 async function wsTransport(): Promise<{ ok: boolean; reason?: string }> {
@@ -202,6 +205,12 @@ function ratioOf(runs: Map<string, Throughput[]>, kind: PayloadKind, a: Impl, b:
   return median(runs.get(`${kind}/${a}`)!.map((r, i) => r.msgsPerSec / bList[i]!.msgsPerSec));
 }
 
+/** The median of the in-run ratios a/b of bytes per second. */
+function mbRatioOf(runs: Map<string, Throughput[]>, kind: PayloadKind, a: Impl, b: Impl): number {
+  const bList = runs.get(`${kind}/${b}`)!;
+  return median(runs.get(`${kind}/${a}`)!.map((r, i) => r.mbPerSec / bList[i]!.mbPerSec));
+}
+
 /** One row from the runs of a kind: medians of each, and the median of the in-run ratios. */
 function summarize(kind: PayloadKind, runs: Map<string, Throughput[]>): ThroughputRow {
   return {
@@ -262,7 +271,7 @@ export async function runBench(options: BenchOptions = {}): Promise<BenchResult>
   const peerKinds: readonly PayloadKind[] = smoke ? ['small', '64k'] : PAYLOADS;
 
   const total =
-    (scaleOnly ? 0 : reps * (PAYLOADS.length * 2 + peerKinds.length * peers.length) + pingReps * impls.length) +
+    (scaleOnly ? 0 : reps * (PAYLOADS.length * 2 + 1 + peerKinds.length * peers.length) + pingReps * impls.length) +
     sizes.length * 2 +
     tlsKinds.length * tlsReps * 2;
   let step = 0;
@@ -280,8 +289,16 @@ export async function runBench(options: BenchOptions = {}): Promise<BenchResult>
         const key = `${kind}/${impl}`;
         runs.set(key, [...(runs.get(key) ?? []), await throughput(impl, kind, seconds)]);
       }
+      if (kind === '64k') {
+        progress(`throughput 64k bare socket pipe (${rep + 1}/${reps})`);
+        runs.set('64k/bare', [...(runs.get('64k/bare') ?? []), await throughput('bare', kind, seconds)]);
+      }
     }
   }
+  // The ceiling of the 64k row: msgpacknet's bytes per second against a bare pipe's (issue 15: >= 0.8).
+  const barePipe = scaleOnly
+    ? null
+    : { mbPerSec: pick(runs, '64k', 'bare').mbPerSec, ratio: mbRatioOf(runs, '64k', 'mpn', 'bare'), target: BARE_TARGET };
   const throughputRows = (scaleOnly ? [] : PAYLOADS).map((kind): ThroughputRow => summarize(kind, runs));
   const peerRows = peerKinds.flatMap((kind) => peers.map((peer) => peerRow(kind, peer, runs, ws.ok)));
 
@@ -347,6 +364,7 @@ export async function runBench(options: BenchOptions = {}): Promise<BenchResult>
     throughput: throughputRows,
     pingPong: pingPongResult,
     scale: scaleRuns,
+    barePipe,
     tls: tlsRows,
     peers: {
       wsTransport: ws.ok,
@@ -406,6 +424,14 @@ export function table(result: BenchResult): string {
   for (const row of result.throughput) {
     lines.push(
       `| ${row.kind} | ${fmt(row.mpn.msgsPerSec)} | ${fmt(row.mpn.mbPerSec, 1)} | ${fmt(row.raw.msgsPerSec)} | ${fmt(row.raw.mbPerSec, 1)} | **${fmt(row.ratio, 2)}** | ${row.ratio >= row.target ? '>=' : '**missed** >='} ${row.target} | ${fmt(row.mpn.recvRssMb)}+${fmt(row.mpn.sendRssMb)} / ${fmt(row.raw.recvRssMb)}+${fmt(row.raw.sendRssMb)} MB | ${fmt(row.mpn.stallMs, 1)} / ${Number.isNaN(row.mpn.steadyStallMs) ? '-' : fmt(row.mpn.steadyStallMs, 1)} ms |`,
+    );
+  }
+  if (result.barePipe) {
+    const { mbPerSec, ratio, target } = result.barePipe;
+    const mpn64k = result.throughput.find((row) => row.kind === '64k');
+    lines.push(
+      '',
+      `64k against a bare socket pipe moving the same bytes (no MessagePack): ${fmt(mpn64k?.mpn.mbPerSec ?? Number.NaN, 1)} MB/s against ${fmt(mbPerSec, 1)} MB/s, ratio **${fmt(ratio, 2)}** (${ratio >= target ? '>=' : '**missed** >='} ${target})`,
     );
   }
   lines.push(

@@ -1,6 +1,7 @@
 // One benchmark process. `node build/bench/worker.js ROLE ...`; it reports JSON lines on stdout.
 // Roles come in pairs (a receiver or server in one process, a sender or client in another):
 //   recv-mpn / send-mpn, recv-raw / send-raw      one-way throughput
+//   recv-bare / send-bare                         a bare socket pipe: the bytes of the 64k row, no MessagePack
 //   pong-mpn, pong-raw                            the pong side of round trips (the ping side: bench/peers/tcpPing.ts)
 //   scale-mpn / scale-raw, scale-clients           N connections to one node
 // With MPN_TLS=DIR (node.key, node.crt: a self-signed certificate for 127.0.0.1), the one-way roles
@@ -195,6 +196,41 @@ async function main(): Promise<void> {
           await turn();
         },
       );
+      socket.end(() => process.exit(0));
+      break;
+    }
+    case 'recv-bare': {
+      // Bytes only: what a socket pipe moves on this machine, the ceiling of the 64k row.
+      const meter = new Meter();
+      let bytes = 0;
+      report({
+        address: await rawListen((socket) => {
+          socket.on('data', (chunk: Buffer) => {
+            if (bytes === 0) meter.message();
+            bytes += chunk.length;
+          });
+          socket.on('end', () => {
+            meter.count = Math.floor(bytes / payload('64k').size);
+            meter.done(bytes);
+            process.exit(0);
+          });
+        }),
+      });
+      break;
+    }
+    case 'send-bare': {
+      const [address = '', , seconds] = args;
+      const socket = await rawConnect(address);
+      // The 64k row's batches: 256 KiB per turn, written as one buffer, waiting for drain as raw does.
+      const batch = Buffer.alloc(Math.max(1, Math.floor((256 * 1024) / payload('64k').size)) * payload('64k').size, 7);
+      const deadline = performance.now() + Number(seconds) * 1000;
+      let sent = 0;
+      while (performance.now() < deadline) {
+        if (!socket.write(batch)) await new Promise((resolve) => socket.once('drain', resolve));
+        sent += batch.length / payload('64k').size;
+        await turn();
+      }
+      report({ sent });
       socket.end(() => process.exit(0));
       break;
     }
