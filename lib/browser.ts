@@ -1,9 +1,13 @@
 /**
- * `msgpacknet/browser`: the transport-independent parts of msgpacknet, the
- * ones that import nothing from Node.js (the RxJS operators, the codec,
- * errors, node ids, stats, defaults and validator types). It bundles for
- * browsers and other runtimes without `node:` modules; `Node`, the TCP and
- * TLS transports, `fromSocket` and `certificateId` are in `msgpacknet` only.
+ * `msgpacknet/browser`, and what `import ... from 'msgpacknet'` resolves to
+ * in a browser (the `browser` export condition: `dist/browser/index.js`, a
+ * bundle built by `scripts/build-browser.mjs`). It has the {@link Node}, whose
+ * only transport in a browser is the browser's own `WebSocket` (`ws://` and
+ * `wss://` addresses; `listen` rejects with `OPEN_ERROR`), and the parts that
+ * import nothing from Node.js: the RxJS operators, the codec, errors, node
+ * ids, stats, defaults and validator types. The TCP and TLS transports,
+ * `fromSocket` and `certificateId` are in the Node.js build only. On Node.js
+ * this entry is the same code with the Node.js transports.
  *
  * @example
  * ```ts
@@ -16,6 +20,33 @@
  *
  * @packageDocumentation
  */
+
+// The node (over WebSocket in browsers)
+export { Node, type NodeConfig, type ConnectOptions, type ReceiveOptions } from './Node.js';
+export type { ConnectionRequest } from './ConnectionRequest.js';
+export type { NodeOptions } from './options.js';
+export { backoffDelay, type LinkEvent, type LinkOptions, type LinkConnecting, type LinkConnected, type LinkDisconnected } from './link.js';
+export type {
+  NodeEvent,
+  MessageEvent,
+  ConnectionRequestEvent,
+  ConnectedEvent,
+  DisconnectedEvent,
+  ClosingEvent,
+  ClosedEvent,
+  DisconnectReason,
+} from './events.js';
+export type { Address } from './transport/address.js';
+export type { ByteStream, Transport, Listener, Admission } from './transport/Transport.js';
+export {
+  webSocketTransport,
+  WEB_SOCKET_MAX_MESSAGE_BYTES,
+  WEB_SOCKET_ABORT_CODE,
+  DEFAULT_MAX_PAUSED_BYTES,
+  type WebSocketTransportConfig,
+  type WebSocketConstructor,
+  type WebSocketLike,
+} from './transport/webSocket.js';
 
 // Errors
 export { NetError, NET_ERROR_CODES, isNetError, type NetErrorCode, type NetErrorContext } from './errors.js';

@@ -60,14 +60,17 @@ describe('the npm package', () => {
 
   afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
-  it('ships dist/lib, the README, the changelog and the license only: no benchmark, and source maps that carry their sources', () => {
+  it('ships dist/lib, dist/browser, the README, the changelog and the license only: no benchmark, and source maps that carry their sources', () => {
     expect(packedPaths).toContain('dist/lib/index.js');
     expect(packedPaths).toContain('dist/lib/index.d.ts');
     expect(packedPaths).toContain('dist/lib/browser.js');
     expect(packedPaths).toContain('dist/lib/browser.d.ts');
+    expect(packedPaths).toContain('dist/browser/index.js'); // the browser build (the `browser` export condition)
     expect(packedPaths).toContain('README.md');
     expect(packedPaths).toContain('CHANGELOG.md');
-    expect(packedPaths.filter((path) => !/^(dist\/lib\/|README\.md$|CHANGELOG\.md$|LICENSE$|package\.json$)/.test(path))).toEqual([]);
+    expect(packedPaths.filter((path) => !/^(dist\/(lib|browser)\/|README\.md$|CHANGELOG\.md$|LICENSE$|package\.json$)/.test(path))).toEqual(
+      [],
+    );
     expect(packedPaths.filter((path) => /bench/i.test(path))).toEqual([]);
 
     // Every map a stack trace or a debugger follows has its TypeScript inside (lib/ is not shipped).
@@ -175,7 +178,8 @@ node.receive({ timeout: 1000 }).then(async (event) => {
   console.log(event.message, typeof NetError, nodeIdKey('a'), typeof browser.decodeFrames, 'Node' in browser);
 });`,
     );
-    expect(node(['plain.js'], cjs).trim()).toBe('required function sa function false');
+    // On Node.js, msgpacknet/browser is the same code with the Node.js transports: it has the Node too.
+    expect(node(['plain.js'], cjs).trim()).toBe('required function sa function true');
 
     writeFileSync(
       join(cjs, 'typed.ts'),
@@ -237,8 +241,9 @@ globalThis.result = lastValueFrom(
     runInNewContext(bundled.outputFiles[0]!.text, context);
     expect(await (context['result'] as Promise<string>)).toBe(`[[[7,32],"hi",{"0":1,"1":2}],"function","TIMEOUT",${4 * 1024 * 1024}]`);
 
-    // the main entry reaches node:net and friends, so it does not bundle for a browser
-    writeFileSync(join(app, 'main-entry.js'), `import { Node } from 'msgpacknet';\nconsole.log(Node);\n`);
+    // the Node.js entry reaches node:net and friends, so it does not bundle for a browser (a bundler gets the
+    // browser build through the `browser` condition instead; spec/browser/bundle.spec.ts bundles that)
+    writeFileSync(join(app, 'main-entry.js'), `import { Node } from './node_modules/msgpacknet/dist/lib/index.js';\nconsole.log(Node);\n`);
     let errors: string[] = [];
     try {
       await build({

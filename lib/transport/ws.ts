@@ -170,7 +170,10 @@ export function wsTransport(settings: WsSettings): Transport {
       const { WebSocketServer } = await loadWs('OPEN_ERROR', url);
       const host = await resolveHost(endpoint.host, 'OPEN_ERROR');
       const upgrader = new WebSocketServer({ noServer: true, clientTracking: false, perMessageDeflate: false, maxPayload });
-      const server = tls ? httpsServer({ ...tls, requestCert: true }) : httpServer();
+      // Browsers (Chromium) abort a WebSocket TLS handshake that asks for a client certificate: a wss://
+      // listener that admits clients without one (rejectUnauthorized false, no key-bound ids) does not ask.
+      const requestCert = settings.authenticateIds || settings.tls.rejectUnauthorized !== false;
+      const server = tls ? httpsServer({ ...tls, requestCert }) : httpServer();
       const gate = new UpgradeGate(settings.handshakeTimeout, admission);
       const pingInterval = settings.pingInterval ?? WS_PING_INTERVAL;
       server.on('connection', (raw: Socket) => gate.enter(raw));
