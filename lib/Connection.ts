@@ -107,7 +107,8 @@ export class Connection<M, N, I> {
   private kept: unknown[] | undefined;
   private keptEnd = false;
   private readonly reader: FrameReader;
-  private readonly subscription: Subscription;
+  private subscription: Subscription | undefined;
+  private readingStopped = false;
   private slowConsumer: Subscription | undefined;
   private closing: Promise<void> | undefined;
   private closeReason: DisconnectReason | undefined;
@@ -138,9 +139,22 @@ export class Connection<M, N, I> {
     stream.write(handshakeBytes);
     this.written.add(handshakeBytes.length, now);
 
-    // One subscription: the reader decodes the chunks and hands each frame to this connection's state machine.
     this.reader = new FrameReader(config.reading, this);
-    this.subscription = stream.chunks$.subscribe(this.reader);
+  }
+
+  /**
+   * Begins reading, once the node has filed the connection (a stream may
+   * emit, fail or end inside `subscribe`: what it reports must find the
+   * connection in the registry and a connect's waiter in place). One
+   * subscription: the reader decodes the chunks and hands each frame to this
+   * connection's state machine.
+   */
+  start(): void {
+    if (this.subscription !== undefined || this.readingStopped) return;
+    const subscription = this.stream.chunks$.subscribe(this.reader);
+    // It may have ended inside subscribe(): then the subscription is let go at once.
+    if (this.readingStopped) subscription.unsubscribe();
+    else this.subscription = subscription;
   }
 
   /** Is the connection registered and usable? */
@@ -431,8 +445,10 @@ export class Connection<M, N, I> {
   private stopReading(): void {
     this.slowConsumer?.unsubscribe();
     this.slowConsumer = undefined;
+    this.readingStopped = true;
     this.reader.stop();
-    this.subscription.unsubscribe();
+    this.subscription?.unsubscribe();
+    this.subscription = undefined;
   }
 
   private end(reason: DisconnectReason, error: NetError | undefined): void {

@@ -310,7 +310,9 @@ export class Node<M = unknown, N = unknown, I = null> implements AsyncDisposable
       throw alreadyClosed();
     }
     return new Promise((resolve, reject) => {
-      this.waiters.set(this.open(stream, true, deadline), { resolve, reject });
+      const connection = this.open(stream, true, deadline);
+      this.waiters.set(connection, { resolve, reject });
+      connection.start();
     });
   }
 
@@ -450,9 +452,10 @@ export class Node<M = unknown, N = unknown, I = null> implements AsyncDisposable
     }
     // The deadline counts from the TCP connect: a transport handshake (TLS) already took its share.
     const spent = stream.openedAt === undefined ? 0 : performance.now() - stream.openedAt;
-    this.open(stream, false, new Deadline(Math.max(1, this.options.handshakeTimeout - spent), this.options.scheduler));
+    this.open(stream, false, new Deadline(Math.max(1, this.options.handshakeTimeout - spent), this.options.scheduler)).start();
   }
 
+  /** A connection, filed; it reads once `start()`ed. */
   private open(stream: ByteStream, outgoing: boolean, deadline: Deadline): Connection<M, N, I> {
     const connection = new Connection<M, N, I>(stream, outgoing, this.connectionConfig(), this.sink, this.handshakeBytes, deadline);
     this.registry.add(connection, !outgoing);
