@@ -16,9 +16,6 @@ export interface FrameDecoderConfig extends DecodeLimits {
   readonly extensionCodec?: ExtensionCodecType<undefined>;
 }
 
-/** A leftover shorter than this is copied, so a small partial value never pins a large chunk. */
-const COPY_LEFTOVER_BELOW = 4096;
-
 /**
  * The two `@msgpack/msgpack` decoders for one set of limits: the fast one
  * (64-bit integers as numbers, exact up to 2^53 - 1, all the scanner lets
@@ -98,8 +95,14 @@ export class FrameDecoder {
   private readonly scanner: FrameScanner;
   private readonly limits: ResolvedDecodeLimits;
   private readonly decoders: Decoders;
-  /** The start of a value cut off at the end of a chunk, until the chunk that ends it. */
-  private parts: Uint8Array[] | undefined;
+  /**
+   * The start of a value cut off at the end of a chunk, gathered (copied) in
+   * one buffer until the chunk that ends it: one buffer however many chunks
+   * it spans (a peer sending one byte per chunk costs its bytes, not an
+   * object per byte). Never reused: decoded binaries are views into it.
+   */
+  private held: Uint8Array | undefined;
+  private heldLength = 0;
   private firstPending: boolean;
 
   constructor(config: FrameDecoderConfig = {}) {
@@ -124,9 +127,7 @@ export class FrameDecoder {
 
   /** Bytes held for a value that has not ended yet. */
   get bufferedBytes(): number {
-    let n = 0;
-    for (const part of this.parts ?? []) n += part.length;
-    return n;
+    return this.heldLength;
   }
 
   /**
@@ -140,20 +141,21 @@ export class FrameDecoder {
     const scanner = this.scanner;
     let p = 0;
     try {
-      if (this.parts !== undefined) {
-        // The end of a value that began in an earlier chunk: gathered once, then decoded alone.
+      if (this.held !== undefined) {
+        // The end of a value that began in an earlier chunk: gathered, then decoded alone.
         const q = scanner.scan(chunk, 0, end);
         if (q < 0) {
-          this.keep(chunk, 0);
+          this.keep(chunk, 0, end);
           return;
         }
-        const parts = this.parts;
-        parts.push(chunk.subarray(0, q));
-        this.parts = undefined;
+        this.keep(chunk, 0, q);
+        const whole = this.held.subarray(0, this.heldLength);
+        this.held = undefined;
+        this.heldLength = 0;
         const int64 = scanner.sawInt64;
         scanner.reset();
         this.firstDone();
-        this.decode(concat(parts), 0, -1, 1, int64, emit, thisArg);
+        this.decode(whole, 0, -1, 1, int64, emit, thisArg);
         p = q;
       }
       // The whole values in the chunk, decoded in place in batches (the handshake alone, under its own limits).
@@ -166,12 +168,13 @@ export class FrameDecoder {
         if (batch.error) throw batch.error;
         p = batch.end;
         if (scanner.inProgress) {
-          this.keep(chunk, p);
+          this.keep(chunk, p, end);
           return;
         }
       }
     } catch (error) {
-      this.parts = undefined;
+      this.held = undefined;
+      this.heldLength = 0;
       throw error;
     }
   }
@@ -194,11 +197,17 @@ export class FrameDecoder {
     this.scanner.trim();
   }
 
-  private keep(chunk: Uint8Array, from: number): void {
-    const rest = chunk.length - from;
-    const small = rest < COPY_LEFTOVER_BELOW || rest * 2 < chunk.length;
-    // A copy for a small leftover (a Buffer's slice() is a view, which would pin the whole chunk).
-    (this.parts ??= []).push(small ? new Uint8Array(chunk.subarray(from)) : chunk.subarray(from));
+  /** Appends `chunk[from, to)` to the value being gathered, growing its buffer to what the scanner announced (or doubling, within the limit). */
+  private keep(chunk: Uint8Array, from: number, to: number): void {
+    const need = this.heldLength + (to - from);
+    let held = this.held;
+    if (held === undefined || need > held.length) {
+      const grown = new Uint8Array(Math.max(need, this.scanner.size, Math.min(2 * need, this.limits.maxValueBytes)));
+      if (held !== undefined) grown.set(held.subarray(0, this.heldLength));
+      this.held = held = grown;
+    }
+    held.set(chunk.subarray(from, to), this.heldLength);
+    this.heldLength = need;
   }
 
   /** Decodes the `count` whole values in `bytes[start, end)` (`end` -1: to the end); `decode` for one, `decodeMulti` for more. */
@@ -241,17 +250,4 @@ export class FrameDecoder {
       emit.call(thisArg as T, int64 ? normalizeInt64(result.value) : result.value);
     }
   }
-}
-
-function concat(parts: Uint8Array[]): Uint8Array {
-  if (parts.length === 1) return parts[0]!;
-  let length = 0;
-  for (const part of parts) length += part.length;
-  const whole = new Uint8Array(length);
-  let offset = 0;
-  for (const part of parts) {
-    whole.set(part, offset);
-    offset += part.length;
-  }
-  return whole;
 }

@@ -97,9 +97,9 @@ describe('FrameDecoder', () => {
     let count = 0;
     decoder.write(chunk, () => count++);
     expect(count).toBe(59_998);
-    const held = (decoder as unknown as { parts: Uint8Array[] }).parts;
-    expect(held.length).toBe(1);
-    expect(held[0]!.buffer.byteLength).toBeLessThan(1024); // its own small buffer, not the chunk's
+    const held = (decoder as unknown as { held: Uint8Array }).held;
+    expect(decoder.bufferedBytes).toBe(2);
+    expect(held.buffer.byteLength).toBeLessThan(1024); // its own small buffer, not the chunk's
     const values: unknown[] = [];
     decoder.write(Uint8Array.of(0x62, 0x63), (value) => values.push(value));
     expect(values).toEqual(['abc']);
