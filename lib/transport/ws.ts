@@ -6,10 +6,13 @@
  *
  * - Writing: one binary message per write, split at {@link WS_MESSAGE_BYTES}
  *   (256 KiB), so that no peer needs a large `maxPayload` for our batches.
- * - Reading: `maxPayload` is {@link wsMaxPayload}: `max(maxValueBytes,
- *   256 KiB) + 64 KiB`. A larger message, a frame header claiming more, any
- *   protocol error and any text message end that connection with a
- *   `READ_ERROR`.
+ * - Reading: `maxPayload` is {@link WS_MAX_PAYLOAD}, 256 KiB + 64 KiB,
+ *   whatever `maxValueBytes` is: writers split at 256 KiB (a larger value
+ *   spans messages), and `ws` gathers a whole message before we see it, so a
+ *   larger bound would let each connection, pending ones too, hold that much
+ *   before the decode limits apply. A larger message, a frame header
+ *   claiming more, any protocol error and any text message end that
+ *   connection with a `READ_ERROR`.
  * - Ends: a close frame with 1000, 1001 or none (1005) is the end of stream;
  *   a close without a close frame (a reset, a FIN), or with
  *   {@link WS_ABORT_CODE} (a browser's abort), is `CONNECTION_ABORTED`;
@@ -46,12 +49,10 @@ import { addressOf, CLOSE_GRACE_MS, ignore, WS_ABORT_CODE, WS_MESSAGE_BYTES, WsS
 
 export { WS_ABORT_CODE, WS_MESSAGE_BYTES };
 
-/** Room over `max(maxValueBytes, WS_MESSAGE_BYTES)` in the `maxPayload` read (64 KiB): for a writer that batches small values around a largest one. */
+/** Room over `WS_MESSAGE_BYTES` in the `maxPayload` read (64 KiB): for a writer that splits its batches a little later than ours. */
 export const WS_PAYLOAD_SLACK = 64 * 1024;
 /** ms between the pings a listener sends on each connection. */
 export const WS_PING_INTERVAL = 30_000;
-/** The largest `maxPayload`: `ws` reads it as a 32-bit integer. */
-const MAX_PAYLOAD_CAP = 2 ** 31 - 1;
 type WsModule = typeof import('ws');
 const defaultLoader = (): Promise<unknown> => import('ws');
 let loader = defaultLoader;
@@ -89,10 +90,8 @@ async function loadWs(code: NetErrorCode, url: string): Promise<WsModule> {
   }
 }
 
-/** The `maxPayload` a WebSocket reads with: `min(max(maxValueBytes, WS_MESSAGE_BYTES) + WS_PAYLOAD_SLACK, 2^31 - 1)`. */
-export function wsMaxPayload(maxValueBytes: number): number {
-  return Math.min(Math.max(maxValueBytes, WS_MESSAGE_BYTES) + WS_PAYLOAD_SLACK, MAX_PAYLOAD_CAP);
-}
+/** The `maxPayload` a WebSocket reads with: `WS_MESSAGE_BYTES + WS_PAYLOAD_SLACK` (320 KiB). */
+export const WS_MAX_PAYLOAD = WS_MESSAGE_BYTES + WS_PAYLOAD_SLACK;
 
 /** What a WebSocket transport is made with: the node's settings, and which scheme. */
 export interface WsSettings extends TransportSettings {
@@ -105,7 +104,7 @@ export interface WsSettings extends TransportSettings {
 /** A `ws://` or `wss://` transport (see the module's comment). */
 export function wsTransport(settings: WsSettings): Transport {
   const scheme = settings.secure ? 'wss' : 'ws';
-  const maxPayload = wsMaxPayload(settings.maxValueBytes);
+  const maxPayload = WS_MAX_PAYLOAD;
   const tls = settings.secure ? tlsOptions(settings) : undefined;
   const urlOf = (endpoint: Endpoint): string => `${scheme}://${formatAddress(endpoint.host, endpoint.port)}${endpoint.path}`;
   return {
