@@ -103,9 +103,14 @@ export class Connection<M, N, I> {
   private readonly writer: Writer;
   private readonly gate: ReadGate;
   private deadline: Deadline | undefined;
-  /** While pending: the messages the peer sent, kept for accept(), and whether its stream ended after them. */
+  /**
+   * While pending (or following a predecessor): the messages the peer sent,
+   * kept for delivery, and whether its stream ended after them.
+   */
   private kept: unknown[] | undefined;
   private keptEnd = false;
+  /** It replaced a connection to the same peer that is still being read: its messages wait for that one's last. */
+  private following = false;
   private readonly reader: FrameReader;
   private subscription: Subscription | undefined;
   private readingStopped = false;
@@ -153,8 +158,13 @@ export class Connection<M, N, I> {
     if (this.subscription !== undefined || this.readingStopped) return;
     const subscription = this.stream.chunks$.subscribe(this.reader);
     // It may have ended inside subscribe(): then the subscription is let go at once.
-    if (this.readingStopped) subscription.unsubscribe();
+    if (this.hasStoppedReading()) subscription.unsubscribe();
     else this.subscription = subscription;
+  }
+
+  /** (A method: reading may stop inside `subscribe()`, which a property check's narrowing would not see.) */
+  private hasStoppedReading(): boolean {
+    return this.readingStopped;
   }
 
   /** Is the connection registered and usable? */
@@ -258,12 +268,29 @@ export class Connection<M, N, I> {
     };
   }
 
+  /**
+   * It replaced `predecessor`, a connection to the same peer that is
+   * closing and still delivers what the peer sent on it: this one's messages
+   * wait (and it stops reading) until that one has ended, so that a peer's
+   * messages arrive in the order it sent them across the replacement.
+   */
+  follow(predecessor: Promise<void>): void {
+    this.following = true;
+    this.gate.hold('predecessor');
+    void predecessor.then(() => {
+      this.following = false;
+      this.gate.release('predecessor');
+      if (this.state === 'open' || this.state === 'draining') this.deliver();
+    });
+  }
+
   /** @internal A frame: the handshake, a message kept while pending, or a message. */
   onFrame(value: unknown): void {
     switch (this.state) {
       case 'open':
       case 'draining':
-        this.deliverOne(value);
+        if (this.following) (this.kept ??= []).push(value);
+        else this.deliverOne(value);
         return;
       case 'pending': {
         const kept = (this.kept ??= []);
@@ -299,6 +326,11 @@ export class Connection<M, N, I> {
     }
   }
 
+  /** @internal Is reading held (the node's event buffer is full, a predecessor is being read, the pending budget)? */
+  readingHeld(): boolean {
+    return this.gate.paused;
+  }
+
   /** @internal The stream failed (reset, bad value, idle): the connection ends, whatever its phase. */
   onFramesError(error: unknown): void {
     this.fail(error);
@@ -314,7 +346,8 @@ export class Connection<M, N, I> {
         this.keptEnd = true;
         return;
       default:
-        this.onEnd();
+        if (this.following) this.keptEnd = true;
+        else this.onEnd();
     }
   }
 
@@ -355,6 +388,7 @@ export class Connection<M, N, I> {
 
   /** Delivers the messages kept since the handshake (then the end, if the peer half-closed); later ones go live. */
   private deliver(): void {
+    if (this.following) return;
     const kept = this.kept;
     this.kept = undefined;
     if (kept) {
@@ -369,12 +403,19 @@ export class Connection<M, N, I> {
 
   /** @internal One message from the peer: validated, then handed to the node. */
   onMessage(value: unknown): void {
+    let checked: ReturnType<typeof validate<M>>;
     try {
-      const checked = validate(this.config.validateMessage, value);
-      if (!checked.ok) {
-        this.fail(invalidValue(`an invalid message (${checked.reason})`, this.remoteAddress, { nodeId: this.nodeId }));
-        return;
-      }
+      checked = validate(this.config.validateMessage, value);
+    } catch (error) {
+      // A validator that throws is a failed validation (READ_ERROR), as for the handshake.
+      this.fail(invalidValue('a message its validator threw on', this.remoteAddress, { nodeId: this.nodeId, cause: error }));
+      return;
+    }
+    if (!checked.ok) {
+      this.fail(invalidValue(`an invalid message (${checked.reason})`, this.remoteAddress, { nodeId: this.nodeId }));
+      return;
+    }
+    try {
       this.sink.message(this, checked.value);
     } catch (error) {
       this.fail(this.guardError(error));

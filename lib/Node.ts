@@ -549,7 +549,8 @@ export class Node<M = unknown, N = unknown, I = null> implements AsyncDisposable
       }
       if (loser) {
         this.farewell(loser, 'replaced', undefined);
-        void loser.close('replaced', true);
+        // The new one delivers once the old one has: the peer's messages stay in the order it sent them.
+        connection.follow(loser.close('replaced', true));
       }
       this.announced.add(connection);
       this.hub.emit({ type: 'connected', nodeId: connection.nodeId as N });

@@ -1,11 +1,12 @@
 /**
  * Why a connection's reading is paused: `pending`, the peer sent more than
  * the pending budget before the accept decision; `events`, the node's event
- * buffer is over its bound.
+ * buffer is over its bound; `predecessor`, it replaced a connection to the
+ * same peer whose last messages are still being read (order across them).
  */
-export type ReadHold = 'pending' | 'events';
+export type ReadHold = 'pending' | 'events' | 'predecessor';
 
-const BITS: Record<ReadHold, number> = { pending: 1, events: 2 };
+const BITS: Record<ReadHold, number> = { pending: 1, events: 2, predecessor: 4 };
 
 /**
  * Decides whether a connection reads, from named reasons: it pauses the

@@ -31,6 +31,11 @@ export interface FrameSink extends ReadFramesHost {
   onFramesError(error: unknown): void;
   /** The source ended after whole values; nothing follows. */
   onFramesEnd(): void;
+  /**
+   * Is reading held by its owner (a full event buffer, a predecessor)? Then
+   * silence is ours, not the peer's: the idle period starts again.
+   */
+  readingHeld?(): boolean;
 }
 
 /**
@@ -122,9 +127,11 @@ export class FrameReader {
     this.error(idleError(this.config.idle, { address: this.sink.remoteAddress }));
   }
 
-  /** ms left of the idle period (0 or less: it has passed). */
+  /** ms left of the idle period (0 or less: it has passed); while the owner holds reading, a whole period. */
   idleLeft(): number {
-    return this.last + this.config.idle - this.config.scheduler.now();
+    const now = this.config.scheduler.now();
+    if (this.sink.readingHeld?.() === true) this.last = now;
+    return this.last + this.config.idle - now;
   }
 
   /** One decoded value. */

@@ -358,4 +358,22 @@ describe('Node validators with Standard Schema', () => {
     const gone = await b.log.next('disconnected');
     expect([gone.reason, gone.error?.code]).toEqual(['error', 'READ_ERROR']);
   });
+
+  it('a message validator that throws is a failed validation: READ_ERROR (as for the handshake), the cause kept', async () => {
+    const thrown = new Error('validator bug');
+    const b = await listening<number>({
+      id: 'b',
+      validateMessage: (value: unknown): value is number => {
+        if (value === 3) throw thrown;
+        return true;
+      },
+    });
+    const a = client<number>({ id: 'a' });
+    await a.node.connect(b.address);
+    a.node.send('b', 1);
+    a.node.send('b', 3);
+    expect(await b.log.messages(1)).toEqual([1]);
+    const gone = await b.log.next('disconnected');
+    expect([gone.reason, gone.error?.code, gone.error?.cause]).toEqual(['error', 'READ_ERROR', thrown]);
+  });
 });

@@ -1,0 +1,44 @@
+import { fork } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
+import { makeNode, sleep } from '../helpers/nodes.js';
+
+const SENDER = fileURLToPath(new URL('./replacementSender.js', import.meta.url));
+
+/**
+ * A duplicate connection that replaces another keeps the peer's messages in
+ * the order it sent them: the new one delivers only after the old one has
+ * delivered its last. Found by the chaos spec: the receiver got #100..#174
+ * on the new connection, then #99 from the old one.
+ */
+describe('a connection replaced by a duplicate', () => {
+  it("keeps the peer's messages in order across the replacement (the receiver busy while both sockets fill)", async () => {
+    for (let round = 0; round < 4; round++) {
+      const receiver = makeNode<number>({ nodeId: 'a' });
+      const seen: number[] = [];
+      receiver.events$.subscribe((event) => {
+        if (event.type === 'connectionRequest') event.request.accept();
+        if (event.type === 'message') seen.push(event.message);
+      });
+      const child = fork(SENDER, [await receiver.listen('127.0.0.1:0')], { stdio: 'ignore' });
+      try {
+        const senderAddress = await new Promise<string>((resolve) => child.once('message', (address) => resolve(address as string)));
+        await sleep(100);
+        // Our connection (opened by the smaller id) wins on both sides and replaces the sender's.
+        const connecting = receiver.connect(senderAddress);
+        setTimeout(() => {
+          const until = Date.now() + 300; // busy, as under load: both sockets fill meanwhile
+          while (Date.now() < until);
+        }, 1);
+        await connecting;
+        await sleep(300);
+      } finally {
+        child.kill();
+      }
+      expect(receiver.connectionCount).toBe(1);
+      expect(seen.length).toBeGreaterThan(100);
+      const outOfOrder = seen.filter((value, i) => i > 0 && value <= seen[i - 1]!);
+      expect(outOfOrder).withContext(`round ${round}`).toEqual([]);
+      await receiver.close();
+    }
+  }, 30_000);
+});
