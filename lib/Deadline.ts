@@ -49,6 +49,12 @@ export class Deadline {
     this.expiry = undefined;
   }
 
+  /** Given up (the node closes): the timer is cancelled and the signal aborted with `reason`; nothing else is told. */
+  abort(reason: Error): void {
+    this.cancel();
+    this.controller.abort(reason);
+  }
+
   private expire(): void {
     this.timer = undefined;
     const error = deadlineError(this.ms, this.waitingFor, this.address);

@@ -74,6 +74,8 @@ export class Node<M = unknown, N = unknown, I = null> implements AsyncDisposable
   /** Connections that emitted `connected` and owe one `disconnected`. */
   private readonly announced = new Set<Connection<M, N, I>>();
   private readonly waiters = new Map<Connection<M, N, I>, Waiter<M, N, I>>();
+  /** The deadlines of connects still in their transport's connect. */
+  private readonly connecting = new Set<Deadline>();
   private configCache: ConnectionConfig<M, N, I> | undefined;
   /** The transports by URL scheme (a bare `"host:port"` is `tcp`). */
   private readonly transports: Readonly<Record<string, Transport>>;
@@ -298,11 +300,14 @@ export class Node<M = unknown, N = unknown, I = null> implements AsyncDisposable
     const transport = this.transportFor(endpoint, 'CONNECTION_ERROR');
     const deadline = new Deadline(positive('timeout', options.timeout ?? this.options.handshakeTimeout), this.options.scheduler);
     let stream: ByteStream;
+    this.connecting.add(deadline);
     try {
       stream = await transport.connect(endpoint, deadline.signal);
     } catch (error) {
       deadline.cancel();
       throw error;
+    } finally {
+      this.connecting.delete(deadline);
     }
     if (this.closing) {
       deadline.cancel();
@@ -363,6 +368,9 @@ export class Node<M = unknown, N = unknown, I = null> implements AsyncDisposable
   }
 
   private async shutdown(): Promise<void> {
+    // Connects still in their transport's connect (a TCP connect, a TLS handshake, a WebSocket upgrade) give up now.
+    for (const deadline of this.connecting) deadline.abort(alreadyClosed());
+    this.connecting.clear();
     const closes: Promise<void>[] = [];
     for (const connection of this.registry.all()) {
       if (this.announced.has(connection)) closes.push(connection.close('closed'));

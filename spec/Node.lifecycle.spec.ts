@@ -1,4 +1,4 @@
-import { Socket, connect as netConnect } from 'node:net';
+import { Socket, connect as netConnect, createServer } from 'node:net';
 import { VirtualTimeScheduler } from 'rxjs';
 import { NetError } from '../lib/errors.js';
 import type { NodeEvent } from '../lib/events.js';
@@ -88,6 +88,26 @@ describe('Node events$ and receive()', () => {
 });
 
 describe('Node close()', () => {
+  it('gives up a connect still in its transport (a TLS handshake a silent server never answers): it rejects with ALREADY_CLOSED at once, not TIMEOUT later', async () => {
+    const sockets: Socket[] = [];
+    const silent = createServer((socket) => sockets.push(socket.resume())); // accepts TCP, reads, never speaks TLS
+    await new Promise<void>((resolve) => silent.listen(0, '127.0.0.1', resolve));
+    try {
+      const node = makeNode({ nodeId: 'closing', tls: {} });
+      const connecting = node.connect(`tls://127.0.0.1:${(silent.address() as { port: number }).port}`).catch((error: unknown) => error);
+      await until(() => sockets.length === 1, 3000, 'the TCP connect');
+      const started = performance.now();
+      await node.close();
+      const error = (await connecting) as NetError;
+      expect(error.code).toBe('ALREADY_CLOSED');
+      expect(performance.now() - started).toBeLessThan(2000); // the handshake timeout is 10 s
+      await until(() => sockets[0]!.closed, 3000, 'its socket closed');
+    } finally {
+      for (const socket of sockets) socket.destroy();
+      silent.close();
+    }
+  });
+
   it('emits closing, one disconnected per connection, closed, then completes events$; idempotent', async () => {
     const b = await listening({ id: 'b' });
     const c = await listening({ id: 'c' });
