@@ -104,6 +104,15 @@ export class FrameScanner {
             count++;
             continue;
           }
+          // Fast path: a whole, shallow value within these bytes, no key that may be an array index.
+          const q = wholeValue(bytes, p, end, this.limits);
+          if (q > 0) {
+            if (whole.int64) int64 = true;
+            this.objectsTotal += whole.objects;
+            p = q;
+            count++;
+            continue;
+          }
         }
         const q = this.scan(bytes, p, end);
         if (q < 0) break;
@@ -421,4 +430,160 @@ function u16(bytes: Uint8Array, o: number): number {
 
 function u32(bytes: Uint8Array, o: number): number {
   return bytes[o]! * 0x1000000 + ((bytes[o + 1]! << 16) | (bytes[o + 2]! << 8) | bytes[o + 3]!);
+}
+
+/** The deepest nesting {@link wholeValue} follows (deeper values take the general path). */
+const WHOLE_DEPTH = 16;
+/** Items still owed per open container (negative: a map), for {@link wholeValue}: one for all scanners (it never yields). */
+const wholeStack = new Int32Array(WHOLE_DEPTH);
+/** What the last successful {@link wholeValue} found besides its end. */
+const whole = { objects: 0, int64: false };
+
+/**
+ * The fast path of {@link FrameScanner.scanAll}: the end of the value at
+ * `b[start]` when all of it lies in `b[start, end)`, nests at most
+ * {@link WHOLE_DEPTH} deep, keeps every limit, and has only string keys that
+ * cannot be array indices (no digit first); else -1, and the general,
+ * resumable scan takes it (and reports any broken limit). One tight loop
+ * with no per-item calls or state: the common message is a small map.
+ */
+function wholeValue(b: Uint8Array, start: number, end: number, limits: ResolvedDecodeLimits): number {
+  const { maxStrLength, maxBinLength, maxExtLength, maxArrayLength, maxMapLength, maxDepth } = limits;
+  const stack = wholeStack;
+  let p = start;
+  let depth = 0;
+  let objects = 0;
+  let int64 = false;
+  for (;;) {
+    if (p >= end) return -1;
+    const t = b[p]!;
+    if (depth > 0) {
+      const owed = stack[depth - 1]!;
+      // A map key: only a fixstr whose first byte is not a digit (never an array index); else the general path.
+      if (
+        owed < 0 &&
+        (owed & 1) === 0 &&
+        (t < 0xa0 || t >= 0xc0 || ((t & 0x1f) > 0 && (p + 1 >= end || (b[p + 1]! >= 0x30 && b[p + 1]! <= 0x39))))
+      ) {
+        return -1;
+      }
+    }
+    let length = 0;
+    let isMap = false;
+    let container = false;
+    if (t < 0x80 || t >= 0xe0 || t === 0xc0 || t === 0xc2 || t === 0xc3) p += 1;
+    else if (t < 0xa0) {
+      container = true;
+      isMap = t < 0x90;
+      length = t & 0x0f;
+      p += 1;
+    } else if (t < 0xc0) {
+      length = t & 0x1f;
+      if (length > maxStrLength) return -1;
+      p += 1 + length;
+    } else {
+      if (p + 5 > end) return -1; // the longest length header, whole (the value's end check needs it anyway)
+      switch (t) {
+        case 0xc4:
+        case 0xc5:
+        case 0xc6: {
+          const header = t === 0xc4 ? 2 : t === 0xc5 ? 3 : 5;
+          length = t === 0xc4 ? b[p + 1]! : t === 0xc5 ? u16(b, p + 1) : u32(b, p + 1);
+          if (length > maxBinLength) return -1;
+          objects++;
+          p += header + length;
+          break;
+        }
+        case 0xd9:
+        case 0xda:
+        case 0xdb: {
+          const header = t === 0xd9 ? 2 : t === 0xda ? 3 : 5;
+          length = t === 0xd9 ? b[p + 1]! : t === 0xda ? u16(b, p + 1) : u32(b, p + 1);
+          if (length > maxStrLength) return -1;
+          p += header + length;
+          break;
+        }
+        case 0xc7:
+        case 0xc8:
+        case 0xc9: {
+          const header = t === 0xc7 ? 2 : t === 0xc8 ? 3 : 5;
+          length = t === 0xc7 ? b[p + 1]! : t === 0xc8 ? u16(b, p + 1) : u32(b, p + 1);
+          if (length > maxExtLength) return -1;
+          objects++;
+          p += header + 1 + length;
+          break;
+        }
+        case 0xd4:
+        case 0xd5:
+        case 0xd6:
+        case 0xd7:
+        case 0xd8:
+          objects++;
+          p += 2 + (1 << (t - 0xd4));
+          break;
+        case 0xcc:
+        case 0xd0:
+          p += 2;
+          break;
+        case 0xcd:
+        case 0xd1:
+          p += 3;
+          break;
+        case 0xca:
+        case 0xce:
+        case 0xd2:
+          p += 5;
+          break;
+        case 0xcb:
+          p += 9;
+          break;
+        case 0xcf:
+          if (u32(b, p + 1) >= 0x200000) int64 = true;
+          p += 9;
+          break;
+        case 0xd3: {
+          const high = u32(b, p + 1) | 0;
+          if (high >= 0x200000 || high <= -0x200000) int64 = true;
+          p += 9;
+          break;
+        }
+        case 0xdc:
+        case 0xdd:
+        case 0xde:
+        case 0xdf:
+          container = true;
+          isMap = t >= 0xde;
+          length = t === 0xdc || t === 0xde ? u16(b, p + 1) : u32(b, p + 1);
+          p += t === 0xdc || t === 0xde ? 3 : 5;
+          break;
+        default:
+          return -1; // 0xc1: invalid, reported by the general path
+      }
+    }
+    if (container) {
+      if (length > (isMap ? maxMapLength : maxArrayLength) || depth + 1 > maxDepth) return -1;
+      objects++;
+      if (length > 0) {
+        if (depth === WHOLE_DEPTH) return -1;
+        stack[depth++] = isMap ? -2 * length : length;
+        continue;
+      }
+    }
+    // An item is complete: close every container it completes.
+    while (depth > 0) {
+      const owed = stack[depth - 1]!;
+      const left = owed > 0 ? owed - 1 : owed + 1;
+      if (left !== 0) {
+        stack[depth - 1] = left;
+        break;
+      }
+      depth--;
+    }
+    if (depth === 0) {
+      if (p > end || p - start > limits.maxValueBytes || objects > limits.maxObjects) return -1;
+      whole.objects = objects;
+      whole.int64 = int64;
+      return p;
+    }
+  }
 }
