@@ -6,52 +6,17 @@
 //   scale-mpn / scale-raw, scale-clients           N connections to one node
 // With MPN_TLS=DIR (node.key, node.crt: a self-signed certificate for 127.0.0.1), the one-way roles
 // run over TLS: msgpacknet on tls://, the raw baseline on node:tls, both trusting that certificate.
-import { Encoder as MsgpackEncoder, decodeMulti } from '@msgpack/msgpack';
+import { Encoder as MsgpackEncoder } from '@msgpack/msgpack';
 import { readFileSync } from 'node:fs';
 import { createServer, connect as netConnect, type Socket } from 'node:net';
 import { createServer as tlsServer, connect as tlsConnect } from 'node:tls';
-import { monitorEventLoopDelay, performance } from 'node:perf_hooks';
+import { performance } from 'node:perf_hooks';
 import { Node } from '../lib/index.js';
 import { payload, type PayloadKind } from './payloads.js';
-import { splitValues } from './rawSplit.js';
+import { END, Meter, report, sendLoop, turn } from './peers/common.js';
+import { RawBatcher, rawReader } from './peers/rawStream.js';
 
 const [role = '', ...args] = process.argv.slice(2);
-const report = (value: Record<string, unknown>): void => {
-  process.stdout.write(`${JSON.stringify({ ...value, maxRss: process.resourceUsage().maxRSS * 1024 })}\n`);
-};
-const turn = (): Promise<void> => new Promise((resolve) => setImmediate(resolve));
-const END = 'end';
-
-/**
- * Counts messages from the first until END, and the longest event-loop stall
- * meanwhile: over the whole run, and once the first second (V8 warming up:
- * the first few thousand messages run in its interpreter) is over.
- */
-class Meter {
-  count = 0;
-  private first = 0;
-  private readonly delay = monitorEventLoopDelay({ resolution: 5 });
-  private readonly steady = monitorEventLoopDelay({ resolution: 5 });
-  private warm: ReturnType<typeof setTimeout> | undefined;
-  constructor() {
-    this.delay.enable();
-  }
-  message(): void {
-    if (this.count++ === 0) {
-      this.first = performance.now();
-      this.warm = setTimeout(() => this.steady.enable(), 1000);
-    }
-  }
-  done(bytes: number): void {
-    this.delay.disable();
-    this.steady.disable();
-    clearTimeout(this.warm);
-    const seconds = (performance.now() - this.first) / 1000;
-    // A run shorter than the warm-up has no steady figure.
-    const steadyStallMs = this.steady.count > 0 ? this.steady.max / 1e6 : undefined;
-    report({ count: this.count, bytes, seconds, stallMs: this.delay.max / 1e6, steadyStallMs });
-  }
-}
 
 const TLS_DIR = process.env['MPN_TLS'];
 const TLS =
@@ -81,56 +46,6 @@ function rawConnect(address: string): Promise<Socket> {
   });
 }
 
-/** The raw baseline's receive path: a header scan for value ends, then decodeMulti over the complete ones. */
-function rawReader(onValue: (value: unknown) => void): (chunk: Buffer) => void {
-  let leftover: Buffer | undefined;
-  return (chunk) => {
-    const bytes = leftover ? Buffer.concat([leftover, chunk]) : chunk;
-    const end = splitValues(bytes);
-    if (end > 0) for (const value of decodeMulti(bytes.subarray(0, end))) onValue(value);
-    leftover = end < bytes.length ? bytes.subarray(end) : undefined;
-  };
-}
-
-/** The raw baseline's send path: values encoded into one buffer, written once per event-loop turn. */
-class RawBatcher {
-  private readonly encoder = new MsgpackEncoder({ useBigInt64: false });
-  private buffer = Buffer.allocUnsafe(1 << 20);
-  private length = 0;
-  constructor(private readonly socket: Socket) {}
-  add(value: unknown): void {
-    const bytes = this.encoder.encodeSharedRef(value);
-    if (this.length + bytes.length > this.buffer.length) {
-      const next = Buffer.allocUnsafe(Math.max(this.buffer.length * 2, this.length + bytes.length));
-      this.buffer.copy(next, 0, 0, this.length);
-      this.buffer = next;
-    }
-    this.buffer.set(bytes, this.length);
-    this.length += bytes.length;
-  }
-  /** Writes the batch; resolves when the socket can take more. */
-  async flush(): Promise<void> {
-    const out = this.buffer.subarray(0, this.length);
-    this.buffer = Buffer.allocUnsafe(this.buffer.length);
-    this.length = 0;
-    if (!this.socket.write(out)) await new Promise((resolve) => this.socket.once('drain', resolve));
-  }
-}
-
-async function send(kind: PayloadKind, seconds: number, sendOne: (value: unknown) => void, afterBatch: () => Promise<void>): Promise<void> {
-  const make = payload(kind);
-  const batch = Math.max(1, Math.floor((256 * 1024) / make.size));
-  const deadline = performance.now() + seconds * 1000;
-  let seq = 0;
-  while (performance.now() < deadline) {
-    for (let i = 0; i < batch; i++) sendOne(make.next(seq++));
-    await afterBatch();
-  }
-  sendOne(END);
-  await afterBatch();
-  report({ sent: seq });
-}
-
 async function main(): Promise<void> {
   switch (role) {
     case 'recv-mpn': {
@@ -154,7 +69,7 @@ async function main(): Promise<void> {
       const peer = await node.connect(TLS === undefined ? address : `tls://${address}`);
       let writable = true;
       node.writable$(peer).subscribe((value) => (writable = value));
-      await send(
+      await sendLoop(
         kind as PayloadKind,
         Number(seconds),
         (value) => node.send(peer, value),
@@ -186,8 +101,10 @@ async function main(): Promise<void> {
     case 'send-raw': {
       const [address = '', kind, seconds] = args;
       const socket = await rawConnect(address);
-      const batcher = new RawBatcher(socket);
-      await send(
+      const batcher = new RawBatcher((out) =>
+        socket.write(out) ? Promise.resolve() : new Promise<void>((resolve) => socket.once('drain', () => resolve())),
+      );
+      await sendLoop(
         kind as PayloadKind,
         Number(seconds),
         (value) => batcher.add(value),

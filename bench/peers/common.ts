@@ -1,4 +1,4 @@
-// What every peer's processes share with the roles of bench/worker.ts, so that their figures mean the same:
+// What every benchmark process shares (bench/worker.ts's roles and the peers'), so that their figures mean the same:
 // the JSON lines on stdout, the receiver's meter (first message to END), the sender's loop (batches of about
 // 256 KiB of values, then the peer's own backpressure and one event-loop turn) and the round-trip percentiles.
 import { monitorEventLoopDelay, performance } from 'node:perf_hooks';
@@ -18,7 +18,7 @@ export const turn = (): Promise<void> => new Promise((resolve) => setImmediate(r
 
 /**
  * Counts messages from the first until END, and the longest event-loop stall meanwhile: over the whole
- * run, and once the first second (V8 warming up) is over. The same meter as bench/worker.ts.
+ * run, and once the first second (V8 warming up) is over.
  */
 export class Meter {
   count = 0;
@@ -54,7 +54,7 @@ export class Meter {
 export const PER_MESSAGE_BATCH = 1024;
 
 /**
- * The sender's loop of bench/worker.ts: batches of about 256 KiB of values (at most `maxBatch` values) until
+ * The sender's loop of every one-way row: batches of about 256 KiB of values (at most `maxBatch` values) until
  * `seconds` are over, then END. `sendOne` may return a promise (zeromq.js's `send`), awaited before the next
  * value; `afterBatch` is where a peer waits for its backpressure signal.
  */

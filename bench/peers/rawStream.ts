@@ -1,6 +1,6 @@
-// The raw baseline's framing, shared by the rows that carry a MessagePack byte stream themselves (raw TCP
-// round trips, raw `ws` batched): values encoded back to back into one buffer, written once per batch; the
-// reader scans for value ends and decodes the complete ones with decodeMulti. The same code as bench/worker.ts.
+// The raw baseline's framing, shared by the rows that carry a MessagePack byte stream themselves (raw TCP,
+// raw `ws` batched): values encoded back to back into one buffer, written once per batch; the
+// reader scans for value ends and decodes the complete ones with decodeMulti. bench/worker.ts's raw roles use it too.
 import { Encoder, decodeMulti } from '@msgpack/msgpack';
 import { splitValues } from '../rawSplit.js';
 
