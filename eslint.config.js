@@ -9,7 +9,7 @@ export default tseslint.config(
   {
     languageOptions: {
       parserOptions: {
-        project: ['./tsconfig.spec.json', './examples/tsconfig.json', './examples/browser/tsconfig.json'],
+        project: ['./tsconfig.spec.json', './examples/tsconfig.json', './examples/browser/tsconfig.lint.json'],
         tsconfigRootDir: import.meta.dirname,
       },
     },
