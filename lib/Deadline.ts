@@ -21,6 +21,8 @@ export class Deadline {
     /** ms from now. */
     readonly ms: number,
     scheduler: SchedulerLike,
+    /** The deadline as configured, for the error message (a listener's deadline counts from the TCP connect, so `ms` may be what is left of it). @default ms */
+    private readonly configured = ms,
   ) {
     this.timer = scheduler.schedule(() => this.expire(), ms);
   }
@@ -57,7 +59,7 @@ export class Deadline {
 
   private expire(): void {
     this.timer = undefined;
-    const error = deadlineError(this.ms, this.waitingFor, this.address);
+    const error = deadlineError(this.configured, this.waitingFor, this.address);
     this.controller.abort(error);
     const expiry = this.expiry;
     this.expiry = undefined;

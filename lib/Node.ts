@@ -460,7 +460,8 @@ export class Node<M = unknown, N = unknown, I = null> implements AsyncDisposable
     }
     // The deadline counts from the TCP connect: a transport handshake (TLS) already took its share.
     const spent = stream.openedAt === undefined ? 0 : performance.now() - stream.openedAt;
-    this.open(stream, false, new Deadline(Math.max(1, this.options.handshakeTimeout - spent), this.options.scheduler)).start();
+    const { handshakeTimeout, scheduler } = this.options;
+    this.open(stream, false, new Deadline(Math.max(1, handshakeTimeout - spent), scheduler, handshakeTimeout)).start();
   }
 
   /** A connection, filed; it reads once `start()`ed. */

@@ -181,7 +181,9 @@ export function wsTransport(settings: WsSettings): Transport {
         // Always so on node:http(s); the check is for the types.
         if (!(socket instanceof Socket) || !(raw instanceof Socket)) return socket.destroy();
         if (pathOf(request.url) !== endpoint.path) {
-          gate.refuse(raw, `asked for ${pathOf(request.url)}; ${url} serves ${endpoint.path}`);
+          // The bound port (the URL may say 0).
+          const served = urlOf({ ...endpoint, port: (server.address() as { port: number } | null)?.port ?? endpoint.port });
+          gate.refuse(raw, `asked for ${pathOf(request.url)}; ${served} serves ${endpoint.path}`);
           respond(socket, 404);
           return;
         }

@@ -239,6 +239,8 @@ describe('WebSocket transport', () => {
     expect(await status('/mesh')).toBe(426);
     expect(await status('/')).toBe(404);
     expect(target.failures.map((failure) => failure.code)).toEqual(['CONNECTION_ERROR', 'CONNECTION_ERROR', 'CONNECTION_ERROR']);
+    // The failure names the bound address, not the port 0 it was asked to listen on.
+    expect(target.failures[0]!.message).toContain(`${target.address} serves /mesh`);
     expect(await client.connect(target.address)).toBe('server');
   });
 
@@ -298,6 +300,9 @@ describe('WebSocket transport', () => {
       await closeTime(socket, 3000);
       // From the upgrade on, a fresh 600 ms would end at ~1000 ms.
       expect(performance.now() - start).toBeLessThan(850);
+      // The failure names the configured deadline (not the ~200 ms that were left of it after the upgrade).
+      await until(() => target.failures.length > 0, 3000, 'the failure');
+      expect(target.failures[0]!.message).toContain('600 ms');
     });
 
     it('upgrades in progress count against maxPendingHandshakes', async () => {
