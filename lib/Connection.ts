@@ -492,9 +492,18 @@ export class Connection<M, N, I> {
     this.subscription = undefined;
   }
 
+  /** Settles once the connection has ended (made when first asked for: few connections are ever followed). */
+  whenEnded(): Promise<void> {
+    if (this.state === 'ended') return Promise.resolve();
+    return (this.ended ??= new Promise((resolve) => (this.onEnded = resolve)));
+  }
+  private ended: Promise<void> | undefined;
+  private onEnded: (() => void) | undefined;
+
   private end(reason: DisconnectReason, error: NetError | undefined): void {
     if (this.state === 'ended') return;
     this.state = 'ended';
+    this.onEnded?.();
     this.deadline?.cancel();
     this.deadline = undefined;
     // A request the application still holds must not hold what the peer sent.

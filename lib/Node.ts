@@ -11,6 +11,7 @@ import type { DisconnectReason, NodeEvent } from './events.js';
 import { nodeIdKey, randomNodeId } from './nodeId.js';
 import { positive, resolveNodeOptions, type NodeOptions, type ResolvedNodeOptions } from './options.js';
 import { Registry } from './Registry.js';
+import { newConnectionWins } from './duplicates.js';
 import type { NodeStats } from './stats.js';
 import { formatAddress, formatEndpoint, parseAddress, type Address, type Endpoint } from './transport/address.js';
 import type { Admission, ByteStream, Listener, Transport } from './transport/Transport.js';
@@ -556,11 +557,20 @@ export class Node<M = unknown, N = unknown, I = null> implements AsyncDisposable
         queueMicrotask(() => void connection.close('replaced', true));
         return true;
       }
+      // The new one delivers once the old one has, and once every connection from the same peer still
+      // awaiting its decision that will lose to it has ended: the peer sent on those first (it sends on
+      // the one it has registered, and moves to the winner once), so its messages stay in order.
+      const before: Promise<void>[] = [];
       if (loser) {
         this.farewell(loser, 'replaced', undefined);
-        // The new one delivers once the old one has: the peer's messages stay in the order it sent them.
-        connection.follow(loser.close('replaced', true));
+        before.push(loser.close('replaced', true));
       }
+      for (const other of this.registry.all()) {
+        if (other !== connection && other.isPending && other.key === connection.key) {
+          if (!newConnectionWins(connection.outgoing, other.outgoing, this.key, other.key)) before.push(other.whenEnded());
+        }
+      }
+      if (before.length > 0) connection.follow(before.length === 1 ? before[0]! : Promise.all(before).then(() => undefined));
       this.announced.add(connection);
       this.hub.emit({ type: 'connected', nodeId: connection.nodeId as N });
       return true;

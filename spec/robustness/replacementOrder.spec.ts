@@ -1,6 +1,6 @@
 import { fork } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
-import { makeNode, sleep } from '../helpers/nodes.js';
+import { makeNode, sleep, until } from '../helpers/nodes.js';
 
 const SENDER = fileURLToPath(new URL('./replacementSender.js', import.meta.url));
 
@@ -41,4 +41,32 @@ describe('a connection replaced by a duplicate', () => {
       await receiver.close();
     }
   }, 30_000);
+
+  it('keeps order when the connection the peer sent on first is still awaiting its accept decision as the winner registers', async () => {
+    // 'a' accepts incoming requests only 300 ms late; 'b' connects first (its connection C1 is pending at 'a'),
+    // sends 0..9 on it, then 'a' connects to 'b' (C2, opened by the smaller id, wins on both sides) and 'b'
+    // sends 10..19 on C2. 'a' registers C2 at once, and must deliver C1's 0..9 (once accepted, as the loser) first.
+    const a = makeNode<number>({ nodeId: 'a' });
+    const seen: number[] = [];
+    a.events$.subscribe((event) => {
+      if (event.type === 'connectionRequest') setTimeout(() => event.request.accept(), 300);
+      if (event.type === 'message') seen.push(event.message);
+    });
+    const b = makeNode<number>({ nodeId: 'b' });
+    const bEvents: string[] = [];
+    b.events$.subscribe((event) => {
+      if (event.type === 'connectionRequest') event.request.accept();
+      if (event.type === 'connected' || event.type === 'disconnected') bEvents.push(event.type);
+    });
+    const bAddress = await b.listen('127.0.0.1:0');
+    await b.connect(await a.listen('127.0.0.1:0'));
+    for (let i = 0; i < 10; i++) b.send('a', i);
+    await sleep(20);
+    await a.connect(bAddress);
+    // 'b' replaced C1 by C2: connected, disconnected (replaced), connected.
+    await until(() => bEvents.length >= 3, 3000, "b's replacement");
+    for (let i = 10; i < 20; i++) b.send('a', i);
+    await until(() => seen.length >= 20, 5000, 'all 20 messages');
+    expect(seen).toEqual([...Array(20).keys()]);
+  });
 });
