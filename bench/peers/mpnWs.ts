@@ -1,7 +1,8 @@
 // msgpacknet over ws:// (lib/transport/ws.ts): the msgpacknet TCP roles of bench/worker.ts with a ws:// address,
 // so that its rows sit beside raw `ws` batched (the same framing by hand), socket.io and `ws` one message per value.
 import { Node } from '../../lib/index.js';
-import { END, Meter, RoundTrips, report, sendLoop, turn, type PeerRoles } from './common.js';
+import { END, Meter, report, sendLoop, turn, type PeerRoles } from './common.js';
+import { pingMpn } from './tcpPing.js';
 
 const LISTEN = 'ws://127.0.0.1:0';
 
@@ -45,18 +46,8 @@ export const roles: PeerRoles = {
     report({ address: await node.listen(LISTEN) });
   },
 
-  async ping(address, count) {
-    const node = new Node<number, string>({ nodeId: 'ping' });
-    const peer = await node.connect(address);
-    const trips = new RoundTrips(count, () => node.send(peer, 42));
-    node.events$.subscribe((event) => {
-      if (event.type === 'message') trips.reply();
-    });
-    trips.start();
-    report({ rtts: await trips.done });
-    await node.close();
-    process.exit(0);
-  },
+  // The same ping side as msgpacknet over TCP, on a ws:// address.
+  ping: pingMpn,
 };
 
 /**

@@ -9,6 +9,7 @@ import type { ConnectionRequestEvent } from '../../lib/events.js';
 import { Node, type NodeConfig } from '../../lib/Node.js';
 import { certificateAuthority, selfSigned, type KeyPair } from '../helpers/certificates.js';
 import { EventLog, makeNode, sleep, until } from '../helpers/nodes.js';
+import { closeTime } from '../helpers/sockets.js';
 
 /**
  * Attacks on the TLS transport and on key-bound ids (`authenticateIds`).
@@ -58,19 +59,6 @@ function rawSocket(address: string): Promise<Socket> {
       resolve(socket);
     });
     socket.once('error', reject);
-  });
-}
-
-/** Resolves with the ms from now until the socket closes (or rejects after `ms`). */
-function closeTime(socket: Socket, ms: number): Promise<number> {
-  const start = performance.now();
-  if (socket.destroyed) return Promise.resolve(0);
-  return new Promise((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`the socket was still open after ${ms} ms`)), ms);
-    socket.once('close', () => {
-      clearTimeout(timer);
-      resolve(performance.now() - start);
-    });
   });
 }
 

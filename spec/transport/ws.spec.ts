@@ -13,6 +13,7 @@ import type { ByteStream, Listener } from '../../lib/transport/Transport.js';
 import { setWsLoader, WS_MAX_PAYLOAD, WS_MESSAGE_BYTES, wsTransport } from '../../lib/transport/ws.js';
 import { certificateAuthority, selfSigned, type KeyPair } from '../helpers/certificates.js';
 import { EventLog, makeNode, sleep, until } from '../helpers/nodes.js';
+import { closeTime } from '../helpers/sockets.js';
 
 /**
  * The WebSocket transports beyond the compliance suite: Node-to-Node over
@@ -78,19 +79,6 @@ function rawSocket(url: string): Promise<Socket> {
     socket.on('error', () => undefined);
     socket.once('connect', () => resolve(socket));
     socket.once('error', reject);
-  });
-}
-
-/** Resolves with the ms until the socket closes; rejects after `ms`. */
-function closeTime(socket: Socket, ms: number): Promise<number> {
-  const start = performance.now();
-  if (socket.destroyed) return Promise.resolve(0);
-  return new Promise((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`the socket was still open after ${ms} ms`)), ms);
-    socket.once('close', () => {
-      clearTimeout(timer);
-      resolve(performance.now() - start);
-    });
   });
 }
 
