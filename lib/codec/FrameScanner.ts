@@ -307,8 +307,9 @@ export class FrameScanner {
     }
     const items = isMap ? 2 * length : length;
     // Every owed item takes at least one byte: refuse a value that cannot fit before waiting for it.
-    // This container is itself one of its parent's owed items, hence the -1.
-    this.checkSize(this.size + this.owed - (this.stack.length > 0 ? 1 : 0) + items);
+    // Every open container owes, among its items, the one in progress (this one, or the one that holds
+    // it), whose first byte is already counted: hence one item less per open container.
+    this.checkSize(this.size + this.owed - this.stack.length + items);
     this.stack.push(isMap ? -items : items);
     this.owed += items;
     return headerLength;

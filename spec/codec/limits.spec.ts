@@ -89,6 +89,29 @@ describe('decode limits', () => {
     expect(limitOf(bytes, { maxDepth: 9 }).limit).toBe('maxDepth');
   });
 
+  it('maxValueBytes: a nested value of exactly the limit is fine, split anywhere; one byte over is refused', () => {
+    // [[[...[1]...]]] and {0: {0: ... {0: 1}}}: every open container owes the item in progress, counted once.
+    const nested = (depth: number, map: boolean): Uint8Array => {
+      const bytes = new Uint8Array(depth * (map ? 2 : 1) + 1);
+      for (let i = 0; i < depth; i++) bytes.set(map ? [0x81, 0x00] : [0x91], i * (map ? 2 : 1));
+      bytes[bytes.length - 1] = 0x01;
+      return bytes;
+    };
+    for (const map of [false, true]) {
+      for (const depth of [1, 2, 3, 20, 500]) {
+        const bytes = nested(depth, map);
+        for (const cut of [0, 1, Math.floor(bytes.length / 2), bytes.length - 1]) {
+          const values: unknown[] = [];
+          const decoder = new FrameDecoder({ maxValueBytes: bytes.length });
+          decoder.write(bytes.subarray(0, cut), (v) => values.push(v));
+          decoder.write(bytes.subarray(cut), (v) => values.push(v));
+          expect(values.length).withContext(`${map ? 'maps' : 'arrays'} ${depth} deep, cut at ${cut}`).toBe(1);
+        }
+        expect(limitOf(bytes, { maxValueBytes: bytes.length - 1 }).limit).toBe('maxValueBytes');
+      }
+    }
+  });
+
   it('maxObjects: counts arrays, maps, binaries and extensions (empty ones too), not strings or scalars', () => {
     // 1 array + 3 objects inside = 4 > 3
     for (const bytes of [hex('94 90 80 c4 00 01'), hex('94 90 80 d4 01 00 01'), hex('94 91 90 90 01')]) {
