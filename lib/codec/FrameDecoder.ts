@@ -1,9 +1,9 @@
-import { DecodeError, Decoder, type ExtensionCodecType } from '@msgpack/msgpack';
-import { NetError, toNetError } from '../errors.js';
+import type { ExtensionCodecType } from '@msgpack/msgpack';
+import { NetError } from '../errors.js';
 import { defaultExtensionCodec } from './defaultExtensionCodec.js';
 import { FrameScanner } from './FrameScanner.js';
 import { resolveDecodeLimits, type DecodeLimits, type ResolvedDecodeLimits } from './limits.js';
-import { normalizeInt64 } from './normalizeInt64.js';
+import { ValueDecoder } from './ValueDecoder.js';
 
 /** Options of {@link FrameDecoder} and `decodeFrames`. */
 export interface FrameDecoderConfig extends DecodeLimits {
@@ -16,56 +16,14 @@ export interface FrameDecoderConfig extends DecodeLimits {
   readonly extensionCodec?: ExtensionCodecType<undefined>;
 }
 
-/**
- * The two `@msgpack/msgpack` decoders for one set of limits: the fast one
- * (64-bit integers as numbers, exact up to 2^53 - 1, all the scanner lets
- * through it) and the exact one (bigints, safe ones back to numbers), made
- * when first needed. Decoding is synchronous and never re-entered, so every
- * decoder made with the same resolved limits object shares them (a node's
- * connections do: one pair per node, not per connection).
- */
-class Decoders {
-  readonly fast: Decoder;
-  private exactDecoder: Decoder | undefined;
-
-  constructor(
-    private readonly limits: ResolvedDecodeLimits,
-    private readonly extensionCodec: ExtensionCodecType<undefined>,
-  ) {
-    this.fast = new Decoder({ ...this.options(), useBigInt64: false });
-  }
-
-  get exact(): Decoder {
-    return (this.exactDecoder ??= new Decoder({ ...this.options(), useBigInt64: true, mapKeyConverter: mapKey }));
-  }
-
-  private options(): {
-    maxStrLength: number;
-    maxBinLength: number;
-    maxExtLength: number;
-    maxArrayLength: number;
-    maxMapLength: number;
-    extensionCodec: ExtensionCodecType<undefined>;
-  } {
-    const { maxStrLength, maxBinLength, maxExtLength, maxArrayLength, maxMapLength } = this.limits;
-    return { maxStrLength, maxBinLength, maxExtLength, maxArrayLength, maxMapLength, extensionCodec: this.extensionCodec };
-  }
-}
-
-const shared = new WeakMap<ResolvedDecodeLimits, Decoders>();
 const resolvedConfigs = new WeakMap<FrameDecoderConfig, { limits: ResolvedDecodeLimits; first: ResolvedDecodeLimits | undefined }>();
 
-function decodersFor(limits: ResolvedDecodeLimits, extensionCodec: ExtensionCodecType<undefined> | undefined): Decoders {
-  if (extensionCodec !== undefined) return new Decoders(limits, extensionCodec);
-  let decoders = shared.get(limits);
-  if (!decoders) shared.set(limits, (decoders = new Decoders(limits, defaultExtensionCodec)));
-  return decoders;
-}
+/** One value decoder per extension codec: decoding keeps no state between values, so all decoders with the default codec share one. */
+let defaultValues: ValueDecoder | undefined;
 
-function mapKey(key: unknown): string | number {
-  if (typeof key === 'string' || typeof key === 'number') return key;
-  if (typeof key === 'bigint') return Number.isSafeInteger(Number(key)) ? Number(key) : key.toString();
-  throw new DecodeError(`a map key must be a string or a number, not ${typeof key}`);
+function valuesFor(extensionCodec: ExtensionCodecType<undefined> | undefined): ValueDecoder {
+  if (extensionCodec !== undefined) return new ValueDecoder(extensionCodec);
+  return (defaultValues ??= new ValueDecoder(defaultExtensionCodec));
 }
 
 /**
@@ -94,7 +52,7 @@ function mapKey(key: unknown): string | number {
 export class FrameDecoder {
   private readonly scanner: FrameScanner;
   private readonly limits: ResolvedDecodeLimits;
-  private readonly decoders: Decoders;
+  private readonly values: ValueDecoder;
   /**
    * The start of a value cut off at the end of a chunk, gathered (copied) in
    * one buffer until the chunk that ends it: one buffer however many chunks
@@ -117,7 +75,7 @@ export class FrameDecoder {
     this.limits = limits;
     this.firstPending = first !== undefined;
     this.scanner = new FrameScanner(first ?? limits);
-    this.decoders = decodersFor(limits, config.extensionCodec);
+    this.values = valuesFor(config.extensionCodec);
   }
 
   /** Arrays, maps, binaries and extensions in every value scanned so far (to meter the heap the stream costs). */
@@ -152,10 +110,9 @@ export class FrameDecoder {
         const whole = this.held.subarray(0, this.heldLength);
         this.held = undefined;
         this.heldLength = 0;
-        const int64 = scanner.sawInt64;
         scanner.reset();
         this.firstDone();
-        this.decode(whole, 0, -1, 1, int64, emit, thisArg);
+        this.decode(whole, 0, 1, emit, thisArg);
         p = q;
       }
       // The whole values in the chunk, decoded in place in batches (the handshake alone, under its own limits).
@@ -163,7 +120,7 @@ export class FrameDecoder {
         const batch = scanner.scanAll(chunk, p, end, this.firstPending ? 1 : Number.MAX_SAFE_INTEGER);
         if (batch.count > 0) {
           this.firstDone();
-          this.decode(chunk, p, batch.end, batch.count, batch.int64, emit, thisArg);
+          this.decode(chunk, p, batch.count, emit, thisArg);
         }
         if (batch.error) throw batch.error;
         p = batch.end;
@@ -210,44 +167,21 @@ export class FrameDecoder {
     this.heldLength = need;
   }
 
-  /** Decodes the `count` whole values in `bytes[start, end)` (`end` -1: to the end); `decode` for one, `decodeMulti` for more. */
+  /** Decodes the `count` whole values from `bytes[start]` on, emitting each as soon as it is decoded. */
   private decode<T>(
     bytes: Uint8Array,
     start: number,
-    end: number,
     count: number,
-    int64: boolean,
     emit: (this: T, value: unknown) => void,
     thisArg: T | undefined,
   ): void {
-    const decoder = int64 ? this.decoders.exact : this.decoders.fast;
-    const range = start === 0 && end === -1 ? bytes : bytes.subarray(start, end);
-    // Only the decoder's failures are READ_ERRORs; what `emit` throws passes as it is.
-    if (count === 1) {
-      let value: unknown;
-      try {
-        value = decoder.decode(range);
-      } catch (error) {
-        throw toNetError(error, 'READ_ERROR', 'invalid MessagePack value');
-      }
-      emit.call(thisArg as T, int64 ? normalizeInt64(value) : value);
-      return;
-    }
-    let values: Generator<unknown, void, unknown>;
-    try {
-      values = decoder.decodeMulti(range);
-    } catch (error) {
-      throw toNetError(error, 'READ_ERROR', 'invalid MessagePack value');
-    }
-    for (;;) {
-      let result: IteratorResult<unknown, void>;
-      try {
-        result = values.next();
-      } catch (error) {
-        throw toNetError(error, 'READ_ERROR', 'invalid MessagePack value');
-      }
-      if (result.done === true) return;
-      emit.call(thisArg as T, int64 ? normalizeInt64(result.value) : result.value);
+    const values = this.values;
+    let p = start;
+    for (let i = 0; i < count; i++) {
+      // The decoder throws READ_ERRORs only; what `emit` throws passes as it is.
+      const value = values.decode(bytes, p);
+      p = values.pos;
+      emit.call(thisArg as T, value);
     }
   }
 }

@@ -8,8 +8,6 @@ export interface ScanResult {
   readonly end: number;
   /** Whole values in `[start, end)`. */
   readonly count: number;
-  /** Does one of them hold an integer beyond 2^53 - 1 (the decoder then takes its exact path)? */
-  readonly int64: boolean;
   /** The `READ_ERROR` of the value at `end`, if it is invalid or breaks a limit. */
   readonly error: NetError | undefined;
 }
@@ -42,11 +40,6 @@ export class FrameScanner {
   objects = 0;
   /** Objects in every value scanned so far (for callers that meter the heap a stream costs). */
   objectsTotal = 0;
-  /**
-   * True once a 64-bit integer that a `number` cannot hold exactly occurs in
-   * the current value (the decoder then takes its exact, `bigint` path).
-   */
-  sawInt64 = false;
   /** True once the current value is complete. */
   done = false;
 
@@ -81,7 +74,6 @@ export class FrameScanner {
     this.size = 0;
     this.objects = 0;
     this.done = false;
-    this.sawInt64 = false;
   }
 
   /**
@@ -93,7 +85,6 @@ export class FrameScanner {
   scanAll(bytes: Uint8Array, start: number, end: number, max: number): ScanResult {
     let p = start;
     let count = 0;
-    let int64 = false;
     try {
       while (p < end && count < max) {
         if (this.size === 0 && this.headerLength === 0) {
@@ -107,7 +98,6 @@ export class FrameScanner {
           // Fast path: a whole, shallow value within these bytes, no key that may be an array index.
           const q = wholeValue(bytes, p, end, this.limits);
           if (q > 0) {
-            if (whole.int64) int64 = true;
             this.objectsTotal += whole.objects;
             p = q;
             count++;
@@ -116,15 +106,14 @@ export class FrameScanner {
         }
         const q = this.scan(bytes, p, end);
         if (q < 0) break;
-        if (this.sawInt64) int64 = true;
         this.reset();
         p = q;
         count++;
       }
     } catch (error) {
-      return { end: p, count, int64, error: error as NetError };
+      return { end: p, count, error: error as NetError };
     }
-    return { end: p, count, int64, error: undefined };
+    return { end: p, count, error: undefined };
   }
 
   /**
@@ -221,22 +210,9 @@ export class FrameScanner {
       case 0xce:
       case 0xd2:
         return this.scalar(4);
-      case 0xcf:
-        // Beyond 2^53 - 1 only the exact path will do; the high word tells.
-        if (available < 5) return 0;
-        if (u32(bytes, o + 1) >= 0x200000) this.sawInt64 = true;
-        this.scalar(8);
-        this.skip = 4;
-        return 5;
-      case 0xd3: {
-        if (available < 5) return 0;
-        const high = u32(bytes, o + 1) | 0;
-        if (high >= 0x200000 || high <= -0x200000) this.sawInt64 = true;
-        this.scalar(8);
-        this.skip = 4;
-        return 5;
-      }
       case 0xcb:
+      case 0xcf:
+      case 0xd3:
         return this.scalar(8);
       case 0xd4:
       case 0xd5:
@@ -438,7 +414,7 @@ const WHOLE_DEPTH = 16;
 /** Items still owed per open container (negative: a map), for {@link wholeValue}: one for all scanners (it never yields). */
 const wholeStack = new Int32Array(WHOLE_DEPTH);
 /** What the last successful {@link wholeValue} found besides its end. */
-const whole = { objects: 0, int64: false };
+const whole = { objects: 0 };
 
 /**
  * The fast path of {@link FrameScanner.scanAll}: the end of the value at
@@ -454,7 +430,6 @@ function wholeValue(b: Uint8Array, start: number, end: number, limits: ResolvedD
   let p = start;
   let depth = 0;
   let objects = 0;
-  let int64 = false;
   for (;;) {
     if (p >= end) return -1;
     const t = b[p]!;
@@ -536,18 +511,10 @@ function wholeValue(b: Uint8Array, start: number, end: number, limits: ResolvedD
           p += 5;
           break;
         case 0xcb:
-          p += 9;
-          break;
         case 0xcf:
-          if (u32(b, p + 1) >= 0x200000) int64 = true;
+        case 0xd3:
           p += 9;
           break;
-        case 0xd3: {
-          const high = u32(b, p + 1) | 0;
-          if (high >= 0x200000 || high <= -0x200000) int64 = true;
-          p += 9;
-          break;
-        }
         case 0xdc:
         case 0xdd:
         case 0xde:
@@ -583,7 +550,6 @@ function wholeValue(b: Uint8Array, start: number, end: number, limits: ResolvedD
     if (depth === 0) {
       if (p > end || p - start > limits.maxValueBytes || objects > limits.maxObjects) return -1;
       whole.objects = objects;
-      whole.int64 = int64;
       return p;
     }
   }

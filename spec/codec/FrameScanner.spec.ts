@@ -12,14 +12,14 @@ describe('FrameScanner', () => {
     // 7, [1, "hi"], then the start of a 3-byte string
     const bytes = hex('07 92 01 a2 68 69 a3 61');
     const result = s.scanAll(bytes, 0, bytes.length, Number.MAX_SAFE_INTEGER);
-    expect(result).toEqual({ end: 6, count: 2, int64: false, error: undefined });
+    expect(result).toEqual({ end: 6, count: 2, error: undefined });
     expect(s.inProgress).toBeTrue();
     expect(s.scan(hex('62 63'), 0, 2)).toBe(2); // the rest of the string completes it
   });
 
   it('scanAll stops after max values (the handshake, under its own limits)', () => {
     const bytes = hex('92 c0 01 02 03');
-    expect(scanner().scanAll(bytes, 0, bytes.length, 1)).toEqual({ end: 3, count: 1, int64: false, error: undefined });
+    expect(scanner().scanAll(bytes, 0, bytes.length, 1)).toEqual({ end: 3, count: 1, error: undefined });
   });
 
   it('scanAll returns a bad value as an error after the whole values before it, instead of throwing', () => {
@@ -28,13 +28,6 @@ describe('FrameScanner', () => {
     expect(result.end).toBe(2);
     expect(result.count).toBe(2);
     expect(result.error?.code).toBe('READ_ERROR');
-  });
-
-  it('tells when a value holds an integer beyond 2^53 - 1 (the exact path)', () => {
-    const small = hex('cf 00 1f ff ff ff ff ff ff');
-    const big = hex('cf 00 20 00 00 00 00 00 00');
-    expect(scanner().scanAll(small, 0, small.length, 9).int64).toBeFalse();
-    expect(scanner().scanAll(big, 0, big.length, 9).int64).toBeTrue();
   });
 
   it('completes a header split across calls (a str32 length in two parts) and checks its limit then', () => {
@@ -102,16 +95,16 @@ describe('FrameScanner', () => {
       );
       // The general path alone: scan() never takes the fast path.
       const general = new FrameScanner(limits);
-      let expected: { end: number; objects: number; int64: boolean } | string;
+      let expected: { end: number; objects: number } | string;
       try {
         const end = general.scan(bytes, 0, bytes.length);
-        expected = { end, objects: general.objectsTotal, int64: general.sawInt64 };
+        expected = { end, objects: general.objectsTotal };
       } catch (error) {
         expected = (error as { limit?: string }).limit ?? 'error';
       }
       const fast = new FrameScanner(limits);
       const result = fast.scanAll(bytes, 0, bytes.length, 1);
-      const actual = result.error ? (result.error.limit ?? 'error') : { end: result.end, objects: fast.objectsTotal, int64: result.int64 };
+      const actual = result.error ? (result.error.limit ?? 'error') : { end: result.end, objects: fast.objectsTotal };
       expect(actual)
         .withContext(`value ${i}: ${Array.from(bytes.subarray(0, 40), (b) => b.toString(16).padStart(2, '0')).join(' ')}`)
         .toEqual(expected);

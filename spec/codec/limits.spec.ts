@@ -105,7 +105,9 @@ describe('decode limits', () => {
           const decoder = new FrameDecoder({ maxValueBytes: bytes.length });
           decoder.write(bytes.subarray(0, cut), (v) => values.push(v));
           decoder.write(bytes.subarray(cut), (v) => values.push(v));
-          expect(values.length).withContext(`${map ? 'maps' : 'arrays'} ${depth} deep, cut at ${cut}`).toBe(1);
+          expect(values.length)
+            .withContext(`${map ? 'maps' : 'arrays'} ${depth} deep, cut at ${cut}`)
+            .toBe(1);
         }
         expect(limitOf(bytes, { maxValueBytes: bytes.length - 1 }).limit).toBe('maxValueBytes');
       }

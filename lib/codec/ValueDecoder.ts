@@ -1,0 +1,296 @@
+import type { ExtensionCodecType } from '@msgpack/msgpack';
+import { NetError, toNetError } from '../errors.js';
+
+/** Keys this long or shorter are looked up in the key cache rather than decoded again. */
+const KEY_CACHE_MAX = 16;
+/** Slots of the key cache (a power of two); a key that hashes to a taken slot replaces it. */
+const KEY_CACHE_SLOTS = 1024;
+/** Strings this long or shorter are decoded by a loop while they are ASCII; longer ones by `TextDecoder`. */
+const SHORT_STRING = 32;
+const TWO_32 = 4294967296;
+
+/**
+ * The decoded keys of maps, by their bytes: one table per process (keys
+ * repeat across values, connections and nodes), fixed in size, so a peer
+ * sending ever new keys costs the same memory as one sending the same ones.
+ * Only valid UTF-8 is ever stored.
+ */
+const cacheBytes = new Uint8Array(KEY_CACHE_SLOTS * KEY_CACHE_MAX);
+/** Each slot's key length plus one (0: empty). */
+const cacheLengths = new Uint8Array(KEY_CACHE_SLOTS);
+const cacheStrings: string[] = new Array<string>(KEY_CACHE_SLOTS).fill('');
+
+const utf8 = new TextDecoder('utf-8', { fatal: true, ignoreBOM: true });
+
+function invalid(message: string): NetError {
+  return new NetError('READ_ERROR', `invalid MessagePack: ${message}`);
+}
+
+/**
+ * Decodes whole MessagePack values that a `FrameScanner` has already found
+ * and checked against every limit (so no length here runs past the bytes,
+ * and no nesting is deeper than `maxDepth`). What the scanner cannot know is
+ * checked here, each a `READ_ERROR`: a map key that is not a string or a
+ * number, the key `__proto__`, a string that is not valid UTF-8 (MessagePack
+ * from Rust never has one; a lone surrogate encoded by a lenient JavaScript
+ * encoder is one), an extension the codec refuses.
+ *
+ * Values are what `@msgpack/msgpack` makes of them, with 64-bit integers as
+ * numbers when exact and bigints otherwise; binaries and extension payloads
+ * are views into the given bytes. Unlike that library's `Decoder`, this one
+ * keeps no state between values (the position is returned, so a handler
+ * called between two values may decode others), has no generator per batch,
+ * and caches map keys by their bytes.
+ */
+export class ValueDecoder {
+  /** Where the last {@link decode} ended. */
+  pos = 0;
+  private bytes: Uint8Array = new Uint8Array(0);
+  private view: DataView | undefined;
+
+  constructor(private readonly extensionCodec: ExtensionCodecType<undefined>) {}
+
+  /** Decodes the value at `bytes[start]`; {@link pos} is then where it ends. */
+  decode(bytes: Uint8Array, start: number): unknown {
+    if (bytes !== this.bytes) {
+      this.bytes = bytes;
+      this.view = undefined;
+    }
+    this.pos = start;
+    try {
+      return this.value();
+    } catch (error) {
+      if (error instanceof RangeError && !(error instanceof NetError)) {
+        // The call stack ran out before maxDepth did (a maxDepth raised far above its default).
+        throw new NetError('READ_ERROR', 'invalid MessagePack value: nested too deeply for the call stack', { cause: error });
+      }
+      throw error;
+    }
+  }
+
+  private value(): unknown {
+    const bytes = this.bytes;
+    const b = bytes[this.pos++]!;
+    if (b < 0x80) return b;
+    if (b < 0x90) return this.map(b & 0x0f);
+    if (b < 0xa0) return this.array(b & 0x0f);
+    if (b < 0xc0) return this.str(b & 0x1f);
+    if (b >= 0xe0) return b - 0x100;
+    const p = this.pos;
+    switch (b) {
+      case 0xc0:
+        return null;
+      case 0xc2:
+        return false;
+      case 0xc3:
+        return true;
+      case 0xc4:
+        this.pos = p + 1;
+        return this.bin(bytes[p]!);
+      case 0xc5:
+        this.pos = p + 2;
+        return this.bin(u16(bytes, p));
+      case 0xc6:
+        this.pos = p + 4;
+        return this.bin(u32(bytes, p));
+      case 0xc7:
+        this.pos = p + 1;
+        return this.ext(bytes[p]!);
+      case 0xc8:
+        this.pos = p + 2;
+        return this.ext(u16(bytes, p));
+      case 0xc9:
+        this.pos = p + 4;
+        return this.ext(u32(bytes, p));
+      case 0xca:
+        this.pos = p + 4;
+        return this.dataView().getFloat32(p);
+      case 0xcb:
+        this.pos = p + 8;
+        return this.dataView().getFloat64(p);
+      case 0xcc:
+        this.pos = p + 1;
+        return bytes[p]!;
+      case 0xcd:
+        this.pos = p + 2;
+        return u16(bytes, p);
+      case 0xce:
+        this.pos = p + 4;
+        return u32(bytes, p);
+      case 0xcf: {
+        this.pos = p + 8;
+        const hi = u32(bytes, p);
+        const lo = u32(bytes, p + 4);
+        return hi <= 0x1fffff ? hi * TWO_32 + lo : (BigInt(hi) << 32n) | BigInt(lo);
+      }
+      case 0xd0:
+        this.pos = p + 1;
+        return (bytes[p]! << 24) >> 24;
+      case 0xd1:
+        this.pos = p + 2;
+        return (u16(bytes, p) << 16) >> 16;
+      case 0xd2:
+        this.pos = p + 4;
+        return u32(bytes, p) | 0;
+      case 0xd3: {
+        this.pos = p + 8;
+        const hi = u32(bytes, p) | 0;
+        const lo = u32(bytes, p + 4);
+        const exact = hi * TWO_32 + lo;
+        // Exact when within ±(2^53 - 1): a number, as the contract wants; else a bigint.
+        return hi >= -0x200000 && hi <= 0x1fffff && exact >= Number.MIN_SAFE_INTEGER ? exact : (BigInt(hi) << 32n) + BigInt(lo);
+      }
+      case 0xd4:
+        return this.ext(1);
+      case 0xd5:
+        return this.ext(2);
+      case 0xd6:
+        return this.ext(4);
+      case 0xd7:
+        return this.ext(8);
+      case 0xd8:
+        return this.ext(16);
+      case 0xd9:
+        this.pos = p + 1;
+        return this.str(bytes[p]!);
+      case 0xda:
+        this.pos = p + 2;
+        return this.str(u16(bytes, p));
+      case 0xdb:
+        this.pos = p + 4;
+        return this.str(u32(bytes, p));
+      case 0xdc:
+        this.pos = p + 2;
+        return this.array(u16(bytes, p));
+      case 0xdd:
+        this.pos = p + 4;
+        return this.array(u32(bytes, p));
+      case 0xde:
+        this.pos = p + 2;
+        return this.map(u16(bytes, p));
+      case 0xdf:
+        this.pos = p + 4;
+        return this.map(u32(bytes, p));
+      default:
+        throw invalid('the type byte 0xc1 is never used');
+    }
+  }
+
+  private array(length: number): unknown[] {
+    const array = new Array<unknown>(length);
+    for (let i = 0; i < length; i++) array[i] = this.value();
+    return array;
+  }
+
+  private map(length: number): Record<string | number, unknown> {
+    const map: Record<string | number, unknown> = {};
+    const bytes = this.bytes;
+    for (let i = 0; i < length; i++) {
+      const b = bytes[this.pos]!;
+      let key: string | number;
+      if (b >= 0xa0 && b < 0xc0) {
+        this.pos++;
+        key = this.key(b & 0x1f);
+      } else if (b === 0xd9 && bytes[this.pos + 1]! <= KEY_CACHE_MAX) {
+        this.pos += 2;
+        key = this.key(bytes[this.pos - 1]!);
+      } else {
+        key = mapKey(this.value());
+      }
+      if (key === '__proto__') throw invalid('the map key __proto__ is not allowed');
+      map[key] = this.value();
+    }
+    return map;
+  }
+
+  /** A string key of `length` bytes at `pos`, from the key cache when short. */
+  private key(length: number): string {
+    if (length > KEY_CACHE_MAX) return this.str(length);
+    const bytes = this.bytes;
+    const start = this.pos;
+    let h = length;
+    for (let i = 0; i < length; i++) h = Math.imul(h ^ bytes[start + i]!, 0x01000193);
+    const slot = (h ^ (h >>> 15)) & (KEY_CACHE_SLOTS - 1);
+    const base = slot * KEY_CACHE_MAX;
+    if (cacheLengths[slot] === length + 1) {
+      let i = 0;
+      while (i < length && cacheBytes[base + i] === bytes[start + i]) i++;
+      if (i === length) {
+        this.pos = start + length;
+        return cacheStrings[slot]!;
+      }
+    }
+    const key = this.str(length);
+    cacheBytes.set(bytes.subarray(start, start + length), base);
+    cacheLengths[slot] = length + 1;
+    cacheStrings[slot] = key;
+    return key;
+  }
+
+  private str(length: number): string {
+    const bytes = this.bytes;
+    const start = this.pos;
+    const end = start + length;
+    this.pos = end;
+    if (length <= SHORT_STRING) {
+      let s = '';
+      let i = start;
+      for (; i < end; i++) {
+        const c = bytes[i]!;
+        if (c >= 0x80) break;
+        s += String.fromCharCode(c);
+      }
+      if (i === end) return s;
+    }
+    try {
+      return utf8.decode(bytes.subarray(start, end));
+    } catch (error) {
+      throw toNetError(error, 'READ_ERROR', `invalid MessagePack: a string of ${length} bytes is not valid UTF-8`);
+    }
+  }
+
+  private bin(length: number): Uint8Array {
+    const start = this.pos;
+    this.pos = start + length;
+    return this.bytes.subarray(start, start + length);
+  }
+
+  private ext(length: number): unknown {
+    const bytes = this.bytes;
+    const type = (bytes[this.pos]! << 24) >> 24;
+    const start = this.pos + 1;
+    const end = start + length;
+    const data = bytes.subarray(start, end);
+    let value: unknown;
+    try {
+      value = this.extensionCodec.decode(data, type, undefined);
+    } catch (error) {
+      throw toNetError(error, 'READ_ERROR', `invalid MessagePack: extension type ${type} of ${length} bytes`);
+    }
+    // The codec is foreign code: whatever it decoded, this decoder goes on from its own state.
+    this.bytes = bytes;
+    this.view = undefined;
+    this.pos = end;
+    return value;
+  }
+
+  private dataView(): DataView {
+    const bytes = this.bytes;
+    return (this.view ??= new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength));
+  }
+}
+
+/** A map key that is not a short string: numbers as they are, 64-bit ones beyond 2^53 as their decimal text. */
+function mapKey(key: unknown): string | number {
+  if (typeof key === 'string' || typeof key === 'number') return key;
+  if (typeof key === 'bigint') return key.toString();
+  throw invalid(`a map key must be a string or a number, not ${key === null ? 'nil' : typeof key}`);
+}
+
+function u16(bytes: Uint8Array, p: number): number {
+  return (bytes[p]! << 8) | bytes[p + 1]!;
+}
+
+function u32(bytes: Uint8Array, p: number): number {
+  return bytes[p]! * 0x1000000 + ((bytes[p + 1]! << 16) | (bytes[p + 2]! << 8) | bytes[p + 3]!);
+}

@@ -1,0 +1,246 @@
+import { Decoder, ExtData, ExtensionCodec, encode } from '@msgpack/msgpack';
+import { FrameDecoder } from '../../lib/codec/FrameDecoder.js';
+import { defaultExtensionCodec } from '../../lib/codec/defaultExtensionCodec.js';
+import { NetError } from '../../lib/errors.js';
+import { concatBytes, hex, prng } from '../helpers/bytes.js';
+
+/** What `@msgpack/msgpack` decodes, with the contract's 64-bit rule (a number when exact): the reference. */
+const reference = new Decoder({
+  useBigInt64: true,
+  extensionCodec: defaultExtensionCodec,
+  mapKeyConverter: (key: unknown) => {
+    if (typeof key === 'string' || typeof key === 'number') return key;
+    if (typeof key === 'bigint') return Number.isSafeInteger(Number(key)) ? Number(key) : key.toString();
+    throw new Error(`key ${typeof key}`);
+  },
+});
+
+function exactInts(value: unknown): unknown {
+  if (typeof value === 'bigint') return Number.isSafeInteger(Number(value)) ? Number(value) : value;
+  if (Array.isArray(value)) return value.map(exactInts);
+  if (value !== null && typeof value === 'object' && Object.getPrototypeOf(value) === Object.prototype) {
+    const out: Record<string, unknown> = {};
+    for (const [key, item] of Object.entries(value)) out[key] = exactInts(item);
+    return out;
+  }
+  return value;
+}
+
+/** A value with the class of every binary and extension spelt out, so `toEqual` compares those too (a `Buffer` is not a `Uint8Array`). */
+function shape(value: unknown): unknown {
+  if (value instanceof Uint8Array) return { class: value.constructor.name, bytes: Array.from(value) };
+  if (value instanceof ExtData) return { class: 'ExtData', type: value.type, data: shape(value.data) };
+  if (value instanceof Date) return { class: 'Date', ms: value.getTime() };
+  if (Array.isArray(value)) return value.map(shape);
+  if (value !== null && typeof value === 'object') {
+    expect(Object.getPrototypeOf(value)).toBe(Object.prototype);
+    return Object.fromEntries(Object.entries(value).map(([key, item]) => [key, shape(item)]));
+  }
+  return value;
+}
+
+/** Node.js's Buffer; undefined in the browser (this spec also runs in Chromium). */
+const NodeBuffer = (globalThis as { Buffer?: { from(buffer: ArrayBufferLike, offset: number, length: number): Uint8Array } }).Buffer;
+
+function decodeOne(bytes: Uint8Array, decoder = new FrameDecoder({ maxValueBytes: 1 << 24 })): unknown {
+  const values: unknown[] = [];
+  decoder.write(bytes, (value) => values.push(value));
+  expect(values.length).toBe(1);
+  return values[0];
+}
+
+function readError(bytes: Uint8Array, decoder = new FrameDecoder()): NetError {
+  try {
+    decoder.write(bytes, () => undefined);
+  } catch (error) {
+    expect(error).toBeInstanceOf(NetError);
+    expect((error as NetError).code).toBe('READ_ERROR');
+    return error as NetError;
+  }
+  throw new Error('expected a READ_ERROR');
+}
+
+describe('ValueDecoder (through FrameDecoder)', () => {
+  it('decodes 5,000 random values as @msgpack/msgpack does (every type and width, non-ASCII and astral text, many distinct keys, Buffer and Uint8Array input)', () => {
+    const random = prng(15);
+    const pick = <T>(items: readonly T[]): T => items[Math.floor(random() * items.length)]!;
+    const ascii = Array.from('abcdefghij_0123456789');
+    const wide = ['a', 'é', '€', '😀', 'ß', 'ж', '中', '\u0000', '\u007f', '\u0080', '\uffff'];
+    const text = (length: number): string => {
+      const alphabet = random() < 0.6 ? ascii : wide;
+      let s = '';
+      while (s.length < length) s += pick(alphabet);
+      return s;
+    };
+    const key = (): string | number => {
+      switch (Math.floor(random() * 6)) {
+        case 0:
+          return pick(['seq', 'ts', 'body', 'id', '']);
+        case 1:
+          return Math.floor(random() * 100);
+        case 2:
+          return text(Math.floor(random() * 40));
+        default:
+          return text(1 + Math.floor(random() * 16));
+      }
+    };
+    const value = (depth: number): unknown => {
+      switch (Math.floor(random() * (depth > 4 ? 8 : 10))) {
+        case 0:
+          return pick([0, 1, -1, 127, 128, -32, -33, 255, 256, -128, -129, 65_535, 65_536, -32_768, -32_769]);
+        case 1:
+          return pick([
+            2 ** 32 - 1,
+            2 ** 32,
+            -(2 ** 31),
+            -(2 ** 31) - 1,
+            2 ** 53 - 1,
+            -(2 ** 53 - 1),
+            1.5,
+            -0,
+            NaN,
+            Infinity,
+            1e300,
+            5e-324,
+          ]);
+        case 2:
+          return pick([
+            2n ** 53n,
+            -(2n ** 53n),
+            2n ** 64n - 1n,
+            -(2n ** 63n),
+            2n ** 63n - 1n,
+            2n ** 53n - 1n,
+            -(2n ** 53n) + 1n,
+            12n,
+            -12n,
+          ]);
+        case 3:
+          return text(Math.floor(random() * (random() < 0.9 ? 40 : 400)));
+        case 4:
+          return new Uint8Array(Math.floor(random() * 300)).map(() => random() * 256);
+        case 5:
+          return new ExtData(pick([0, 5, 127, -128]), new Uint8Array(pick([1, 2, 4, 8, 16, 3, 300])).fill(7));
+        case 6:
+          return pick([new Date(0), new Date(1_700_000_000_123), new Date(-1), new Date(8.64e15)]);
+        case 7:
+          return pick([null, true, false]);
+        case 8:
+          return Array.from({ length: Math.floor(random() * 20) }, () => value(depth + 1));
+        default: {
+          const map: Record<string, unknown> = {};
+          for (let i = Math.floor(random() * 8); i > 0; i--) map[key()] = value(depth + 1);
+          return map;
+        }
+      }
+    };
+    for (let i = 0; i < 5000; i++) {
+      const item = value(0);
+      let bytes: Uint8Array = encode(item, { useBigInt64: true, extensionCodec: defaultExtensionCodec, forceFloat32: random() < 0.1 });
+      // Node.js reads Buffers: a binary decoded from one is a view of the same class.
+      if (NodeBuffer !== undefined && random() < 0.5) bytes = NodeBuffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+      const expected = exactInts(reference.decode(bytes));
+      expect(shape(decodeOne(bytes)))
+        .withContext(`value ${i}`)
+        .toEqual(shape(expected));
+    }
+  });
+
+  it('decodes 64-bit integers in every encoding as numbers when exact, bigints otherwise', () => {
+    const cases: [string, unknown][] = [
+      ['cf 00 00 00 00 00 00 00 07', 7],
+      ['cf 00 1f ff ff ff ff ff ff', 2 ** 53 - 1],
+      ['cf 00 20 00 00 00 00 00 00', 2n ** 53n],
+      ['cf ff ff ff ff ff ff ff ff', 2n ** 64n - 1n],
+      ['d3 00 00 00 00 00 00 00 07', 7],
+      ['d3 ff ff ff ff ff ff ff ff', -1],
+      ['d3 ff e0 00 00 00 00 00 01', -(2 ** 53 - 1)],
+      ['d3 ff e0 00 00 00 00 00 00', -(2n ** 53n)],
+      ['d3 80 00 00 00 00 00 00 00', -(2n ** 63n)],
+      ['d3 7f ff ff ff ff ff ff ff', 2n ** 63n - 1n],
+      ['d2 80 00 00 00', -(2 ** 31)],
+      ['ce ff ff ff ff', 2 ** 32 - 1],
+      ['81 cf ff ff ff ff ff ff ff ff 01', { '18446744073709551615': 1 }],
+      ['81 d3 ff ff ff ff ff ff ff fe 01', { '-2': 1 }],
+    ];
+    for (const [bytes, expected] of cases)
+      expect(decodeOne(hex(bytes)))
+        .withContext(bytes)
+        .toEqual(expected);
+  });
+
+  it('refuses a string that is not valid UTF-8, short or long, value or key (a lone surrogate as a lenient encoder writes it too)', () => {
+    const loneSurrogate = encode('a\ud800b');
+    expect(readError(loneSurrogate).message).toContain('not valid UTF-8');
+    readError(hex('a2 c3 28'));
+    readError(hex('a1 80'));
+    readError(concatBytes(hex('d9 40'), new Uint8Array(63).fill(0x61), hex('ff')));
+    readError(hex('81 a2 c3 28 01'));
+    readError(hex('81 d9 02 c3 28 01'));
+    readError(concatBytes(hex('81 d9 30'), new Uint8Array(47).fill(0x61), hex('ff 01')));
+    // An invalid key is not cached: the same bytes fail again, and a valid key of the same length decodes.
+    readError(hex('81 a2 c3 28 01'));
+    expect(decodeOne(hex('81 a2 c3 a9 01'))).toEqual({ é: 1 });
+  });
+
+  it('refuses map keys that are not strings or numbers, and __proto__ in every string encoding', () => {
+    for (const keyBytes of ['c0', 'c2', 'c3', 'c4 01 00', '90', '80', 'd4 05 00', 'd6 ff 00 00 00 00']) {
+      expect(readError(hex(`81 ${keyBytes} 01`)).message)
+        .withContext(keyBytes)
+        .toContain('map key');
+    }
+    const proto = '5f 5f 70 72 6f 74 6f 5f 5f';
+    for (const header of ['a9', 'd9 09', 'da 00 09', 'db 00 00 00 09']) {
+      expect(readError(hex(`81 ${header} ${proto} 01`)).message)
+        .withContext(header)
+        .toContain('__proto__');
+    }
+  });
+
+  it('caches keys by their bytes: 20,000 distinct keys through a 1,024-slot cache all decode to themselves', () => {
+    const decoder = new FrameDecoder();
+    for (let i = 0; i < 20_000; i++) {
+      const key = `k${(i * 7919) % 100_000}`.slice(0, 1 + (i % 16));
+      const map = { [key]: i };
+      expect(decodeOne(encode(map), decoder)).toEqual(map);
+    }
+  });
+
+  it('lets a handler between two values of one read decode other values (no state kept between values)', () => {
+    const outer = new FrameDecoder();
+    const inner = new FrameDecoder();
+    const seen: unknown[] = [];
+    outer.write(concatBytes(encode({ a: [1, 'x'] }), encode({ b: 2 }), encode('three')), (value) => {
+      seen.push(value);
+      inner.write(encode({ other: ['value', 9] }), (nested) => seen.push(nested));
+    });
+    expect(seen).toEqual([{ a: [1, 'x'] }, { other: ['value', 9] }, { b: 2 }, { other: ['value', 9] }, 'three', { other: ['value', 9] }]);
+  });
+
+  it('an extension codec that throws is a READ_ERROR with its cause; one that decodes other values itself does not disturb the value around it', () => {
+    const failing = new ExtensionCodec();
+    failing.register({
+      type: 9,
+      encode: () => null,
+      decode: () => {
+        throw new Error('no such thing');
+      },
+    });
+    const error = readError(hex('92 01 d4 09 00'), new FrameDecoder({ extensionCodec: failing }));
+    expect(error.message).toContain('extension type 9');
+    expect((error.cause as Error).message).toBe('no such thing');
+
+    const nesting = new ExtensionCodec();
+    const decoder = new FrameDecoder({ extensionCodec: nesting });
+    nesting.register({ type: 3, encode: () => null, decode: (data) => decodeOne(data, decoder) });
+    expect(decodeOne(hex('93 01 d5 03 a1 7a a1 79'), decoder)).toEqual([1, 'z', 'y']);
+  });
+
+  it('a value nested deeper than the call stack allows, under a raised maxDepth, is a READ_ERROR, not a crash', () => {
+    const depth = 2_000_000;
+    const limits = { maxDepth: depth + 1, maxObjects: depth + 1, maxValueBytes: depth + 1 };
+    const error = readError(concatBytes(new Uint8Array(depth).fill(0x91), hex('01')), new FrameDecoder(limits));
+    expect(error.message).toContain('nested too deeply');
+    expect(decodeOne(hex('91 91 01'), new FrameDecoder(limits))).toEqual([[1]]);
+  });
+});
