@@ -61,7 +61,7 @@ describe('lifecycle faults', () => {
 });
 
 describe('a flood', () => {
-  it('read in slices (reading yields the event loop every 10 ms) arrives whole and in order, also across a full event buffer', async () => {
+  it('read in slices (reading yields the event loop every READ_SLICE_MS) arrives whole and in order, also across a full event buffer', async () => {
     // 4 MiB of one-byte messages 0, 1, ... 127, 0, 1, ... from a peer in another process:
     // reading pauses for a turn again and again (a slice), and for as long as the node's
     // event buffer is over eventBufferSize (nobody subscribes for the first 500 ms).
