@@ -82,7 +82,7 @@ export interface BenchResult {
   readonly pingPong: { mpn: Latency; raw: Latency; ratioP50: number; ratioP99: number; ratioP999: number };
   readonly scale: { connections: number; mpn: ScaleRun; raw: ScaleRun }[];
   /** msgpacknet's 64 KiB row against a bare socket pipe moving the same bytes (no MessagePack); null in a scale-only run. */
-  readonly barePipe: { mbPerSec: number; ratio: number; target: number } | null;
+  readonly barePipe: { mbPerSec: number; ratio: number; target: number; steadyStallMs: number } | null;
   /** The one-way rows over TLS (msgpacknet on tls:// against node:tls); empty in a smoke or scale-only run. */
   readonly tls: ThroughputRow[];
   /** The rows beside msgpacknet; empty in a scale-only run. */

@@ -83,12 +83,20 @@ export async function sendLoop(
 }
 
 /**
+ * Round trips made before any is timed, by every implementation alike: the first few hundred run
+ * before the JIT has compiled the path (and a library with more code on it takes longer to get
+ * there), which is start-up cost, not the tail a long-lived connection sees.
+ */
+export const WARM_UP_TRIPS = 2000;
+
+/**
  * Round trips, one in flight, driven by the peer's reply callback (as bench/worker.ts's ping roles):
  * `start()` sends the first ping, `reply()` takes each answer and sends the next until `count`.
  */
 export class RoundTrips {
   private readonly times: number[] = [];
   private started = 0;
+  private warming = Number(process.env['MPN_WARMUP'] ?? WARM_UP_TRIPS);
   private resolve: (latency: Latency) => void = () => undefined;
   readonly done = new Promise<Latency>((resolve) => (this.resolve = resolve));
   constructor(
@@ -100,6 +108,11 @@ export class RoundTrips {
     this.sendPing();
   }
   reply(): void {
+    if (this.warming > 0) {
+      this.warming--;
+      this.start();
+      return;
+    }
     this.times.push(performance.now() - this.started);
     if (this.times.length === this.count) this.resolve(percentiles(this.times));
     else this.start();
@@ -108,6 +121,7 @@ export class RoundTrips {
 
 /** Round trips for a promise-shaped API (zeromq.js): `once` sends a ping and resolves when its answer is back. */
 export async function pingLoop(count: number, once: () => Promise<void>): Promise<Latency> {
+  for (let i = 0; i < WARM_UP_TRIPS; i++) await once();
   const times: number[] = [];
   for (let i = 0; i < count; i++) {
     const started = performance.now();
