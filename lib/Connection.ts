@@ -472,6 +472,8 @@ export class Connection<M, N, I> {
   fail(error: unknown): void {
     if (this.state === 'ended') return;
     const netError = toNetError(error, 'CONNECTION_ERROR', `connection to ${this.remoteAddress} failed`, { address: this.remoteAddress });
+    // A bad value is told by the decoder, which knows no address: the error is its own, fresh, so it is named here.
+    if (netError.code === 'READ_ERROR' && netError.address === undefined) (netError as { address?: string }).address = this.remoteAddress;
     const reason: DisconnectReason = netError.code === 'TIMEOUT' && netError.limit === 'idleTimeout' ? 'idle' : 'error';
     this.destroy(reason, netError);
   }

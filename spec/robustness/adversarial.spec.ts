@@ -256,17 +256,20 @@ describe('adversarial peers', () => {
       ['a header claiming 4 billion map entries', hex('df ff ff ff ff'), 'maxMapLength'],
       ['nesting a million deep', new Uint8Array(1_000_000).fill(0x91), 'maxDepth'],
       ['corruption after good traffic', concatBytes(encode('good'), encode([1, 2]), hex('c1')), ''],
+      ['a string that is not UTF-8', concatBytes(encode({ ok: 1 }), hex('81 a2 c3 28 01')), ''],
+      ['the stream ending inside a value', hex('92 01 db 00 00 00 10 61'), ''],
     ];
     for (const [name, bytes, limit] of cases) {
-      it(`${name}: disconnected with READ_ERROR${limit ? ` (${limit})` : ''}`, async () => {
+      it(`${name}: disconnected with READ_ERROR${limit ? ` (${limit})` : ''}, naming the peer's address`, async () => {
         await setUp();
         const socket = await attacker(address);
         socket.write(HANDSHAKE);
         await until(() => target.isConnected('attacker'));
         const gone = nextDisconnect();
-        socket.write(bytes);
+        socket.end(bytes);
         const { error } = await gone;
         expect(error?.code).toBe('READ_ERROR');
+        expect(error?.address).toBe(`127.0.0.1:${socket.localPort}`);
         if (limit) expect(error?.limit).toBe(limit);
         socket.destroy();
         await expectHealthy();
