@@ -6,7 +6,7 @@ const KEY_CACHE_MAX = 16;
 /** Slots of the key cache (a power of two); a key that hashes to a taken slot replaces it. */
 const KEY_CACHE_SLOTS = 1024;
 /** Strings this long or shorter are decoded by a loop while they are ASCII; longer ones by `TextDecoder`. */
-const SHORT_STRING = 32;
+const SHORT_STRING = 16;
 const TWO_32 = 4294967296;
 
 /**
