@@ -337,9 +337,21 @@ export class Node<M = unknown, N = unknown, I = null> implements AsyncDisposable
     if (key === this.key) {
       const { encoder, decoder } = this.selfCodec;
       encoder.append(message);
-      decoder.write(encoder.take(), (value) =>
-        queueMicrotask(() => this.hub.emit({ type: 'message', from: this.nodeId, message: value as M })),
-      );
+      try {
+        decoder.write(encoder.take(), (value) =>
+          queueMicrotask(() => this.hub.emit({ type: 'message', from: this.nodeId, message: value as M })),
+        );
+      } catch (error) {
+        // A value the decoder's limits refuse (too many objects, say) is the sender's to hear of, as a peer's limit would be.
+        if (!(error instanceof NetError)) throw error;
+        const { limit, max, actual } = error;
+        throw new NetError('SEND_ERROR', `the message to this node itself cannot be decoded: ${error.message}`, {
+          cause: error,
+          ...(limit === undefined ? {} : { limit }),
+          ...(max === undefined ? {} : { max }),
+          ...(actual === undefined ? {} : { actual }),
+        });
+      }
       return;
     }
     const connection = this.registry.get(key);

@@ -128,7 +128,12 @@ export function limitError(limit: string, max: number, actual: number, what: str
 /** Wraps anything thrown by foreign code as a `NetError` with that `code`, keeping NetErrors as they are. */
 export function toNetError(error: unknown, code: NetErrorCode, message: string, context: NetErrorContext = {}): NetError {
   if (error instanceof NetError) return error;
-  const detail = error instanceof Error ? error.message : String(error);
+  let detail: string;
+  try {
+    detail = error instanceof Error ? error.message : String(error);
+  } catch {
+    detail = `a ${typeof error} that cannot be printed`; // Object.create(null) has no toString
+  }
   return new NetError(code, `${message}: ${detail}`, { ...context, cause: error });
 }
 

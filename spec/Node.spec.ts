@@ -66,6 +66,18 @@ describe('Node (the crate suite)', () => {
     expect(await node.receive({ timeout: 1000 })).toEqual({ type: 'message', from: 'me', message: 'hello' });
   });
 
+  it('a message to the own id that its decoder refuses is a SEND_ERROR naming the limit, and later messages to itself still arrive', async () => {
+    const node = makeNode({ nodeId: 'me' });
+    const tooMany = Array.from({ length: 300_000 }, () => []);
+    const error = thrown(() => node.send('me', tooMany)) as NetError;
+    expectCode(error, 'SEND_ERROR');
+    expect(error.limit).toBe('maxObjects');
+    node.send('me', 'hello');
+    node.send('me', { after: [1, 2] });
+    expect(await node.receive({ timeout: 1000 })).toEqual({ type: 'message', from: 'me', message: 'hello' });
+    expect(await node.receive({ timeout: 1000 })).toEqual({ type: 'message', from: 'me', message: { after: [1, 2] } });
+  });
+
   it('node_send_remote: messages arrive in order, from the sender id', async () => {
     const b = await listening<{ n: number }>({ id: 'b' });
     const a = client<{ n: number }>({ id: 'a' });

@@ -62,6 +62,8 @@ export class FrameDecoder {
   private held: Uint8Array | undefined;
   private heldLength = 0;
   private firstPending: boolean;
+  /** Inside {@link write}: a second, nested write (from `emit` or an extension codec) would read the scanner's state mid-chunk. */
+  private writing = false;
 
   constructor(config: FrameDecoderConfig = {}) {
     // A config object seen before (a node passes the same one to every connection) is resolved once.
@@ -92,9 +94,18 @@ export class FrameDecoder {
    * Feeds one chunk; calls `emit` (with `this` set to `thisArg`, as
    * `Array#forEach` does) for every value it completes, in order.
    * Throws a `READ_ERROR` {@link NetError} at the first invalid value, after
-   * emitting the values before it.
+   * emitting the values before it; the next write then starts a new value
+   * (the bytes after a bad one cannot be trusted: a stream should end there).
+   * What `emit` throws passes through as it is. Not re-entrant: `emit` (or
+   * an extension codec) must not write to the same decoder.
    */
   write<T = undefined>(chunk: Uint8Array, emit: (this: T, value: unknown) => void, thisArg?: T): void {
+    if (this.writing) {
+      throw new TypeError(
+        'FrameDecoder.write was called from inside its own write (an emit callback or an extension codec): use another FrameDecoder',
+      );
+    }
+    this.writing = true;
     const end = chunk.length;
     const scanner = this.scanner;
     let p = 0;
@@ -130,9 +141,15 @@ export class FrameDecoder {
         }
       }
     } catch (error) {
+      // The stream cannot be read past a bad value; a caller that goes on (one value per write, as a
+      // node's messages to itself) starts afresh with the next write rather than inside the bad value.
       this.held = undefined;
       this.heldLength = 0;
+      scanner.abandon();
       throw error;
+    } finally {
+      this.writing = false;
+      this.values.release();
     }
   }
 

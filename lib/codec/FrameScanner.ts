@@ -76,6 +76,16 @@ export class FrameScanner {
     this.done = false;
   }
 
+  /** Forgets a value left half-scanned by an error: the next byte is read as the start of a new value. */
+  abandon(): void {
+    this.reset();
+    this.stack.length = 0;
+    this.elements.closed(0);
+    this.owed = 0;
+    this.skip = 0;
+    this.headerLength = 0;
+  }
+
   /**
    * Scans at most `max` whole values from `bytes[start, end)`. A value cut
    * off at the end stays in the scanner's state for the next call

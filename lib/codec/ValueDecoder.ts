@@ -1,11 +1,13 @@
 import type { ExtensionCodecType } from '@msgpack/msgpack';
-import { NetError, toNetError } from '../errors.js';
+import { NetError } from '../errors.js';
 
 /** Keys this long or shorter are looked up in the key cache rather than decoded again. */
 const KEY_CACHE_MAX = 16;
 /** Slots of the key cache (a power of two); a key that hashes to a taken slot replaces it. */
 const KEY_CACHE_SLOTS = 1024;
-/** Strings this long or shorter are decoded by a loop while they are ASCII; longer ones by `TextDecoder`. */
+/** ASCII strings this long or shorter are built by `+=` (V8 makes a flat string below 13 characters). */
+const CONCAT_STRING = 12;
+/** ASCII strings this long or shorter are made by `String.fromCharCode`; longer ones by `TextDecoder` (faster beyond). */
 const SHORT_STRING = 16;
 const TWO_32 = 4294967296;
 
@@ -19,6 +21,8 @@ const cacheBytes = new Uint8Array(KEY_CACHE_SLOTS * KEY_CACHE_MAX);
 /** Each slot's key length plus one (0: empty). */
 const cacheLengths = new Uint8Array(KEY_CACHE_SLOTS);
 const cacheStrings: string[] = new Array<string>(KEY_CACHE_SLOTS).fill('');
+
+const EMPTY = new Uint8Array(0);
 
 const utf8 = new TextDecoder('utf-8', { fatal: true, ignoreBOM: true });
 
@@ -45,10 +49,16 @@ function invalid(message: string): NetError {
 export class ValueDecoder {
   /** Where the last {@link decode} ended. */
   pos = 0;
-  private bytes: Uint8Array = new Uint8Array(0);
+  private bytes: Uint8Array = EMPTY;
   private view: DataView | undefined;
 
   constructor(private readonly extensionCodec: ExtensionCodecType<undefined>) {}
+
+  /** Lets go of the last bytes decoded (a shared decoder would otherwise keep a large value's buffer alive). */
+  release(): void {
+    this.bytes = EMPTY;
+    this.view = undefined;
+  }
 
   /** Decodes the value at `bytes[start]`; {@link pos} is then where it ends. */
   decode(bytes: Uint8Array, start: number): unknown {
@@ -120,8 +130,7 @@ export class ValueDecoder {
       case 0xcf: {
         this.pos = p + 8;
         const hi = u32(bytes, p);
-        const lo = u32(bytes, p + 4);
-        return hi <= 0x1fffff ? hi * TWO_32 + lo : (BigInt(hi) << 32n) | BigInt(lo);
+        return hi <= 0x1fffff ? hi * TWO_32 + u32(bytes, p + 4) : this.dataView().getBigUint64(p);
       }
       case 0xd0:
         this.pos = p + 1;
@@ -138,7 +147,7 @@ export class ValueDecoder {
         const lo = u32(bytes, p + 4);
         const exact = hi * TWO_32 + lo;
         // Exact when within ±(2^53 - 1): a number, as the contract wants; else a bigint.
-        return hi >= -0x200000 && hi <= 0x1fffff && exact >= Number.MIN_SAFE_INTEGER ? exact : (BigInt(hi) << 32n) + BigInt(lo);
+        return hi >= -0x200000 && hi <= 0x1fffff && exact >= Number.MIN_SAFE_INTEGER ? exact : this.dataView().getBigInt64(p);
       }
       case 0xd4:
         return this.ext(1);
@@ -232,7 +241,7 @@ export class ValueDecoder {
     const start = this.pos;
     const end = start + length;
     this.pos = end;
-    if (length <= SHORT_STRING) {
+    if (length <= CONCAT_STRING) {
       let s = '';
       let i = start;
       for (; i < end; i++) {
@@ -242,10 +251,11 @@ export class ValueDecoder {
       }
       if (i === end) return s;
     }
+    if (length <= SHORT_STRING) return shortString(bytes, start, end);
     try {
       return utf8.decode(bytes.subarray(start, end));
     } catch (error) {
-      throw toNetError(error, 'READ_ERROR', `invalid MessagePack: a string of ${length} bytes is not valid UTF-8`);
+      throw notUtf8(length, error);
     }
   }
 
@@ -261,15 +271,19 @@ export class ValueDecoder {
     const start = this.pos + 1;
     const end = start + length;
     const data = bytes.subarray(start, end);
+    const view = this.view;
     let value: unknown;
     try {
       value = this.extensionCodec.decode(data, type, undefined);
     } catch (error) {
-      throw toNetError(error, 'READ_ERROR', `invalid MessagePack: extension type ${type} of ${length} bytes`);
+      // Whatever the codec threw (another NetError code, a non-Error), the decoder's failure is a READ_ERROR.
+      throw new NetError('READ_ERROR', `invalid MessagePack: extension type ${type} of ${length} bytes: ${describe(error)}`, {
+        cause: error,
+      });
     }
     // The codec is foreign code: whatever it decoded, this decoder goes on from its own state.
     this.bytes = bytes;
-    this.view = undefined;
+    this.view = view;
     this.pos = end;
     return value;
   }
@@ -277,6 +291,74 @@ export class ValueDecoder {
   private dataView(): DataView {
     const bytes = this.bytes;
     return (this.view ??= new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength));
+  }
+}
+
+/** The UTF-16 code units of a short string being decoded (at most one per byte). */
+const units = new Uint16Array(SHORT_STRING);
+
+/**
+ * A string of at most {@link SHORT_STRING} bytes, checked as strictly as
+ * `TextDecoder` with `fatal` checks it (no overlong form, no surrogate, nothing
+ * beyond U+10FFFF, no sequence cut short), without its per-call cost.
+ */
+function shortString(bytes: Uint8Array, start: number, end: number): string {
+  let n = 0;
+  let i = start;
+  while (i < end) {
+    const c = bytes[i++]!;
+    if (c < 0x80) {
+      units[n++] = c;
+      continue;
+    }
+    let cp: number;
+    if (c >= 0xc2 && c <= 0xdf) {
+      const c1 = i < end ? bytes[i]! : 0;
+      if ((c1 & 0xc0) !== 0x80) throw notUtf8(end - start);
+      cp = ((c & 0x1f) << 6) | (c1 & 0x3f);
+      i += 1;
+    } else if (c >= 0xe0 && c <= 0xef) {
+      const c1 = i < end ? bytes[i]! : 0;
+      const c2 = i + 1 < end ? bytes[i + 1]! : 0;
+      // E0 needs A0-BF next (shorter forms are overlong), ED 80-9F (above are surrogates).
+      if (c1 < (c === 0xe0 ? 0xa0 : 0x80) || c1 > (c === 0xed ? 0x9f : 0xbf) || (c2 & 0xc0) !== 0x80) throw notUtf8(end - start);
+      cp = ((c & 0x0f) << 12) | ((c1 & 0x3f) << 6) | (c2 & 0x3f);
+      i += 2;
+    } else if (c >= 0xf0 && c <= 0xf4) {
+      const c1 = i < end ? bytes[i]! : 0;
+      const c2 = i + 1 < end ? bytes[i + 1]! : 0;
+      const c3 = i + 2 < end ? bytes[i + 2]! : 0;
+      // F0 needs 90-BF next (overlong below), F4 80-8F (beyond U+10FFFF above).
+      if (c1 < (c === 0xf0 ? 0x90 : 0x80) || c1 > (c === 0xf4 ? 0x8f : 0xbf) || (c2 & 0xc0) !== 0x80 || (c3 & 0xc0) !== 0x80)
+        throw notUtf8(end - start);
+      const above = (((c & 0x07) << 18) | ((c1 & 0x3f) << 12) | ((c2 & 0x3f) << 6) | (c3 & 0x3f)) - 0x10000;
+      units[n++] = 0xd800 + (above >> 10);
+      units[n++] = 0xdc00 + (above & 0x3ff);
+      i += 3;
+      continue;
+    } else {
+      throw notUtf8(end - start);
+    }
+    units[n++] = cp;
+  }
+  return String.fromCharCode.apply(null, units.subarray(0, n) as unknown as number[]);
+}
+
+function notUtf8(length: number, cause?: unknown): NetError {
+  return new NetError(
+    'READ_ERROR',
+    `invalid MessagePack: a string of ${length} bytes is not valid UTF-8`,
+    cause === undefined ? {} : { cause },
+  );
+}
+
+/** What a codec threw, for a message: its message, or its text, or its type when it has neither. */
+function describe(error: unknown): string {
+  if (error instanceof Error) return error.message;
+  try {
+    return String(error);
+  } catch {
+    return typeof error;
   }
 }
 

@@ -42,6 +42,10 @@ function shape(value: unknown): unknown {
 /** Node.js's Buffer; undefined in the browser (this spec also runs in Chromium). */
 const NodeBuffer = (globalThis as { Buffer?: { from(buffer: ArrayBufferLike, offset: number, length: number): Uint8Array } }).Buffer;
 
+function toHexList(bytes: number[]): string {
+  return bytes.map((b) => b.toString(16).padStart(2, '0')).join(' ');
+}
+
 function decodeOne(bytes: Uint8Array, decoder = new FrameDecoder({ maxValueBytes: 1 << 24 })): unknown {
   const values: unknown[] = [];
   decoder.write(bytes, (value) => values.push(value));
@@ -183,6 +187,45 @@ describe('ValueDecoder (through FrameDecoder)', () => {
     expect(decodeOne(hex('81 a2 c3 a9 01'))).toEqual({ é: 1 });
   });
 
+  it('decodes short strings exactly as TextDecoder with fatal does: every lead byte, every boundary of the second, third and fourth', () => {
+    const strict = new TextDecoder('utf-8', { fatal: true });
+    const edges = [0x00, 0x41, 0x7f, 0x80, 0x8f, 0x90, 0x9f, 0xa0, 0xbf, 0xc0, 0xc2, 0xdf, 0xe0, 0xed, 0xef, 0xf0, 0xf4, 0xf5, 0xff];
+    const tails = [0x7f, 0x80, 0xbf, 0xc0];
+    const decoder = new FrameDecoder();
+    let checked = 0;
+    const check = (text: number[]): void => {
+      const bytes = Uint8Array.from([0xa0 | text.length, ...text]);
+      let expected: string | undefined;
+      try {
+        expected = strict.decode(Uint8Array.from(text));
+      } catch {
+        expected = undefined;
+      }
+      let actual: unknown;
+      try {
+        decoder.write(bytes, (value) => (actual = value));
+      } catch (error) {
+        if (!(error instanceof NetError) || error.code !== 'READ_ERROR') throw error;
+        actual = undefined;
+      }
+      checked++;
+      if (actual !== expected) expect(actual).withContext(toHexList(text)).toBe(expected);
+    };
+    for (let lead = 0x80; lead <= 0xff; lead++) {
+      for (const second of edges) {
+        for (const prefix of [[], [0x61, 0x62, 0x63, 0x64, 0x65, 0x66, 0x67, 0x68, 0x69, 0x6a, 0x6b, 0x6c]]) {
+          check([...prefix, lead, second]);
+          for (const third of tails) {
+            check([...prefix, lead, second, third]);
+            for (const fourth of tails) check([...prefix, lead, second, third, fourth]);
+          }
+        }
+        check([lead]);
+      }
+    }
+    expect(checked).toBeGreaterThan(50_000);
+  });
+
   it('refuses map keys that are not strings or numbers, and __proto__ in every string encoding', () => {
     for (const keyBytes of ['c0', 'c2', 'c3', 'c4 01 00', '90', '80', 'd4 05 00', 'd6 ff 00 00 00 00']) {
       expect(readError(hex(`81 ${keyBytes} 01`)).message)
@@ -217,23 +260,58 @@ describe('ValueDecoder (through FrameDecoder)', () => {
     expect(seen).toEqual([{ a: [1, 'x'] }, { other: ['value', 9] }, { b: 2 }, { other: ['value', 9] }, 'three', { other: ['value', 9] }]);
   });
 
-  it('an extension codec that throws is a READ_ERROR with its cause; one that decodes other values itself does not disturb the value around it', () => {
-    const failing = new ExtensionCodec();
-    failing.register({
-      type: 9,
-      encode: () => null,
-      decode: () => {
-        throw new Error('no such thing');
-      },
-    });
-    const error = readError(hex('92 01 d4 09 00'), new FrameDecoder({ extensionCodec: failing }));
-    expect(error.message).toContain('extension type 9');
-    expect((error.cause as Error).message).toBe('no such thing');
+  it('an extension codec that throws anything (an Error, a NetError of another code, an object with no toString) is a READ_ERROR with it as the cause', () => {
+    const thrown: unknown[] = [new Error('no such thing'), new NetError('SEND_ERROR', 'not mine'), Object.create(null), 7];
+    for (const value of thrown) {
+      const failing = new ExtensionCodec();
+      failing.register({
+        type: 9,
+        encode: () => null,
+        decode: () => {
+          throw value;
+        },
+      });
+      const error = readError(hex('92 01 d4 09 00'), new FrameDecoder({ extensionCodec: failing }));
+      expect(error.message).toContain('extension type 9');
+      expect(error.cause).toBe(value);
+    }
+  });
 
+  it('an extension codec may decode its payload with another FrameDecoder; writing to the same one from inside its write is refused, not misread', () => {
     const nesting = new ExtensionCodec();
-    const decoder = new FrameDecoder({ extensionCodec: nesting });
-    nesting.register({ type: 3, encode: () => null, decode: (data) => decodeOne(data, decoder) });
-    expect(decodeOne(hex('93 01 d5 03 a1 7a a1 79'), decoder)).toEqual([1, 'z', 'y']);
+    const inner = new FrameDecoder();
+    nesting.register({ type: 3, encode: () => null, decode: (data) => decodeOne(data, inner) });
+    const outer = new FrameDecoder({ extensionCodec: nesting });
+    // The chunk ends inside the next value's header: the scanner holds that value while the codec runs.
+    const values: unknown[] = [];
+    outer.write(hex('93 01 d5 03 a1 7a a1 79 92 01 d9'), (value) => values.push(value));
+    outer.write(hex('01 71'), (value) => values.push(value));
+    expect(values).toEqual([
+      [1, 'z', 'y'],
+      [1, 'q'],
+    ]);
+
+    const selfish = new ExtensionCodec();
+    const same: FrameDecoder = new FrameDecoder({ extensionCodec: selfish });
+    selfish.register({ type: 3, encode: () => null, decode: (data) => decodeOne(data, same) });
+    const error = readError(hex('93 01 d5 03 a1 7a a1 79 92 01 d9'), same);
+    expect(error.cause).toBeInstanceOf(TypeError);
+    expect((error.cause as TypeError).message).toContain('inside its own write');
+    // From an emit callback: a TypeError, and the decoder reads on from the next write.
+    const emitting = new FrameDecoder();
+    expect(() => emitting.write(hex('01 02'), () => emitting.write(hex('03'), () => undefined))).toThrowError(
+      TypeError,
+      /inside its own write/,
+    );
+    expect(decodeOne(hex('81 a1 61 01'), emitting)).toEqual({ a: 1 });
+  });
+
+  it('after a bad value the next write starts a new value (a decoder fed one value per write recovers)', () => {
+    const decoder = new FrameDecoder({ maxObjects: 3 });
+    readError(hex('94 90 90 90 90'), decoder);
+    expect(decodeOne(hex('92 01 02'), decoder)).toEqual([1, 2]);
+    readError(hex('92 01 c1'), decoder);
+    expect(decodeOne(hex('a2 6f 6b'), decoder)).toBe('ok');
   });
 
   it('a value nested deeper than the call stack allows, under a raised maxDepth, is a READ_ERROR, not a crash', () => {
