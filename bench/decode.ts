@@ -1,5 +1,5 @@
 // Micro-benchmark of the decoder alone: values/s for tiny values (the integer 42) and small maps,
-// FrameDecoder (header scan + limits + decodeMulti) against @msgpack/msgpack's decodeMulti on the
+// FrameDecoder (header scan + limits + ValueDecoder) against @msgpack/msgpack's decodeMulti on the
 // same bytes (no framing, no limits). `node dist/bench/decode.js`
 import { decodeMulti, encode } from '@msgpack/msgpack';
 import { performance } from 'node:perf_hooks';
