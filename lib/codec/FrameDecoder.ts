@@ -3,7 +3,7 @@ import { NetError } from '../errors.js';
 import { defaultExtensionCodec } from './defaultExtensionCodec.js';
 import { FrameScanner } from './FrameScanner.js';
 import { resolveDecodeLimits, type DecodeLimits, type ResolvedDecodeLimits } from './limits.js';
-import { ValueDecoder } from './ValueDecoder.js';
+import { FALLBACK, ValueDecoder } from './ValueDecoder.js';
 
 /** Options of {@link FrameDecoder} and `decodeFrames`. */
 export interface FrameDecoderConfig extends DecodeLimits {
@@ -23,7 +23,7 @@ let defaultValues: ValueDecoder | undefined;
 
 function valuesFor(extensionCodec: ExtensionCodecType<undefined> | undefined): ValueDecoder {
   if (extensionCodec !== undefined) return new ValueDecoder(extensionCodec);
-  return (defaultValues ??= new ValueDecoder(defaultExtensionCodec));
+  return (defaultValues ??= new ValueDecoder(defaultExtensionCodec, true));
 }
 
 /**
@@ -126,8 +126,28 @@ export class FrameDecoder {
         this.decode(whole, 0, 1, emit, thisArg);
         p = q;
       }
-      // The whole values in the chunk, decoded in place in batches (the handshake alone, under its own limits).
+      // The whole values in the chunk, decoded in place: plain ones in one checking pass (with the package's
+      // own extension codec), else, from the first that is not, scanned to the chunk's end and decoded in a
+      // batch (the handshake alone, under its own limits).
+      const values = this.values;
+      const fused = values.ownCodec;
       while (p < end) {
+        if (fused && !this.firstPending) {
+          const b = chunk[p]!;
+          if (b < 0x80 || b >= 0xe0) {
+            // A fixint alone: no call for it (a flood of small integers is all this).
+            p++;
+            emit.call(thisArg as T, b < 0x80 ? b : b - 0x100);
+            continue;
+          }
+          const value = values.tryDecode(chunk, p, end, this.limits);
+          if (value !== FALLBACK) {
+            p = values.pos;
+            scanner.objectsTotal += values.objects;
+            emit.call(thisArg as T, value);
+            continue;
+          }
+        }
         const batch = scanner.scanAll(chunk, p, end, this.firstPending ? 1 : Number.MAX_SAFE_INTEGER);
         if (batch.count > 0) {
           this.firstDone();

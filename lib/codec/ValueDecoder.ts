@@ -1,5 +1,6 @@
 import type { ExtensionCodecType } from '@msgpack/msgpack';
 import { NetError } from '../errors.js';
+import type { ResolvedDecodeLimits } from './limits.js';
 
 /** Keys this long or shorter are looked up in the key cache rather than decoded again. */
 const KEY_CACHE_MAX = 16;
@@ -23,6 +24,14 @@ const cacheLengths = new Uint8Array(KEY_CACHE_SLOTS);
 const cacheStrings: string[] = new Array<string>(KEY_CACHE_SLOTS).fill('');
 
 const EMPTY = new Uint8Array(0);
+
+/**
+ * What {@link ValueDecoder.tryDecode} returns when the value is not one it
+ * decodes on its own (cut off by the end of the bytes, over a limit, a key
+ * that may be an array index, anything invalid): the scanner's general path
+ * takes it, and reports any error.
+ */
+export const FALLBACK: unique symbol = Symbol('fallback');
 
 const utf8 = new TextDecoder('utf-8', { fatal: true, ignoreBOM: true });
 
@@ -49,10 +58,75 @@ function invalid(message: string): NetError {
 export class ValueDecoder {
   /** Where the last {@link decode} ended. */
   pos = 0;
+  /** Arrays, maps, binaries and extensions in the last value {@link tryDecode} decoded. */
+  objects = 0;
   private bytes: Uint8Array = EMPTY;
   private view: DataView | undefined;
+  /** {@link tryDecode}: checking as it goes, no key that may be an index, FALLBACK rather than an error. */
+  private checking = false;
+  /** Nesting of the open containers (checked only while {@link checking}). */
+  private depth = 0;
+  /** Where the bytes end while checking; after the scanner, nowhere (it found the value's end). */
+  private end = Number.POSITIVE_INFINITY;
+  // The limits while checking (the last ones given to tryDecode).
+  private limits: ResolvedDecodeLimits | undefined;
+  private maxStrLength = 0;
+  private maxBinLength = 0;
+  private maxExtLength = 0;
+  private maxArrayLength = 0;
+  private maxMapLength = 0;
+  private maxDepth = 0;
+  private maxObjects = 0;
 
-  constructor(private readonly extensionCodec: ExtensionCodecType<undefined>) {}
+  /**
+   * @param extensionCodec decodes extension types
+   * @param ownCodec is it the package's default codec (no side effects: {@link tryDecode} may call it and then give up)?
+   */
+  constructor(
+    private readonly extensionCodec: ExtensionCodecType<undefined>,
+    readonly ownCodec = false,
+  ) {}
+
+  /**
+   * Decodes the value at `bytes[start]` if it lies whole in `bytes[start, end)`,
+   * keeps every limit, and is plain enough (string keys that cannot be array
+   * indices; extensions only with the package's own codec): the scanner's
+   * fast path and this decoder in one pass. Anything else, including any
+   * invalid value, returns {@link FALLBACK} and leaves no trace: never throws.
+   * {@link pos} and {@link objects} then tell where it ended and what it held.
+   */
+  tryDecode(bytes: Uint8Array, start: number, end: number, limits: ResolvedDecodeLimits): unknown {
+    if (bytes !== this.bytes) {
+      this.bytes = bytes;
+      this.view = undefined;
+    }
+    this.pos = start;
+    this.objects = 0;
+    this.depth = 0;
+    if (limits !== this.limits) this.limit(limits);
+    this.checking = true;
+    this.end = end;
+    let value: unknown;
+    try {
+      value = this.value();
+    } catch {
+      value = FALLBACK;
+    }
+    this.checking = false;
+    this.end = Number.POSITIVE_INFINITY;
+    return value !== FALLBACK && this.pos - start <= limits.maxValueBytes ? value : FALLBACK;
+  }
+
+  private limit(limits: ResolvedDecodeLimits): void {
+    this.limits = limits;
+    this.maxStrLength = limits.maxStrLength;
+    this.maxBinLength = limits.maxBinLength;
+    this.maxExtLength = limits.maxExtLength;
+    this.maxArrayLength = limits.maxArrayLength;
+    this.maxMapLength = limits.maxMapLength;
+    this.maxDepth = limits.maxDepth;
+    this.maxObjects = limits.maxObjects;
+  }
 
   /** Lets go of the last bytes decoded (a shared decoder would otherwise keep a large value's buffer alive). */
   release(): void {
@@ -80,6 +154,7 @@ export class ValueDecoder {
 
   private value(): unknown {
     const bytes = this.bytes;
+    if (this.pos >= this.end) return FALLBACK;
     const b = bytes[this.pos++]!;
     if (b < 0x80) return b;
     if (b < 0x90) return this.map(b & 0x0f);
@@ -87,6 +162,8 @@ export class ValueDecoder {
     if (b < 0xc0) return this.str(b & 0x1f);
     if (b >= 0xe0) return b - 0x100;
     const p = this.pos;
+    // The longest header or fixed-size body (8 bytes) whole: near the end of the bytes, the scanner decides.
+    if (p + 8 > this.end) return FALLBACK;
     switch (b) {
       case 0xc0:
         return null;
@@ -185,19 +262,48 @@ export class ValueDecoder {
     }
   }
 
-  private array(length: number): unknown[] {
+  /** Checking: may a container of `items` items (each at least a byte) open here? */
+  private opens(length: number, max: number, items: number): boolean {
+    return length <= max && items <= this.end - this.pos && this.depth < this.maxDepth && ++this.objects <= this.maxObjects;
+  }
+
+  private array(length: number): unknown {
+    if (this.checking && !this.opens(length, this.maxArrayLength, length)) return FALLBACK;
+    this.depth++;
     const array = new Array<unknown>(length);
-    for (let i = 0; i < length; i++) array[i] = this.value();
+    for (let i = 0; i < length; i++) {
+      const item = this.value();
+      if (item === FALLBACK) return FALLBACK;
+      array[i] = item;
+    }
+    this.depth--;
     return array;
   }
 
-  private map(length: number): Record<string | number, unknown> {
+  private map(length: number): unknown {
+    if (this.checking && !this.opens(length, this.maxMapLength, 2 * length)) return FALLBACK;
+    this.depth++;
     const map: Record<string | number, unknown> = {};
     const bytes = this.bytes;
     for (let i = 0; i < length; i++) {
       const b = bytes[this.pos]!;
       let key: string | number;
-      if (b >= 0xa0 && b < 0xc0) {
+      if (this.checking) {
+        // Only a fixstr key whose first byte is not a digit (never an array index: V8 stores those apart, and
+        // the scanner charges them against maxObjects), whole in the bytes.
+        const n = b & 0x1f;
+        if (
+          b < 0xa0 ||
+          b >= 0xc0 ||
+          n > this.maxStrLength ||
+          this.pos + 1 + n > this.end ||
+          (n > 0 && bytes[this.pos + 1]! <= 0x39 && bytes[this.pos + 1]! >= 0x30)
+        ) {
+          return FALLBACK;
+        }
+        this.pos++;
+        key = this.key(n);
+      } else if (b >= 0xa0 && b < 0xc0) {
         this.pos++;
         key = this.key(b & 0x1f);
       } else if (b === 0xd9 && bytes[this.pos + 1]! <= KEY_CACHE_MAX) {
@@ -207,14 +313,17 @@ export class ValueDecoder {
         key = mapKey(this.value());
       }
       if (key === '__proto__') throw invalid('the map key __proto__ is not allowed');
-      map[key] = this.value();
+      const value = this.value();
+      if (value === FALLBACK) return FALLBACK;
+      map[key] = value;
     }
+    this.depth--;
     return map;
   }
 
-  /** A string key of `length` bytes at `pos`, from the key cache when short. */
+  /** A string key of `length` bytes at `pos`, from the key cache when short; whole and within maxStrLength (the caller made sure, or the scanner). */
   private key(length: number): string {
-    if (length > KEY_CACHE_MAX) return this.str(length);
+    if (length > KEY_CACHE_MAX) return this.str(length) as string;
     const bytes = this.bytes;
     const start = this.pos;
     let h = length;
@@ -229,17 +338,18 @@ export class ValueDecoder {
         return cacheStrings[slot]!;
       }
     }
-    const key = this.str(length);
+    const key = this.str(length) as string;
     cacheBytes.set(bytes.subarray(start, start + length), base);
     cacheLengths[slot] = length + 1;
     cacheStrings[slot] = key;
     return key;
   }
 
-  private str(length: number): string {
+  private str(length: number): string | typeof FALLBACK {
     const bytes = this.bytes;
     const start = this.pos;
     const end = start + length;
+    if (this.checking && (end > this.end || length > this.maxStrLength)) return FALLBACK;
     this.pos = end;
     if (length <= CONCAT_STRING) {
       let s = '';
@@ -259,8 +369,9 @@ export class ValueDecoder {
     }
   }
 
-  private bin(length: number): Uint8Array {
+  private bin(length: number): Uint8Array | typeof FALLBACK {
     const start = this.pos;
+    if (this.checking && (start + length > this.end || length > this.maxBinLength || ++this.objects > this.maxObjects)) return FALLBACK;
     this.pos = start + length;
     return this.bytes.subarray(start, start + length);
   }
@@ -270,6 +381,9 @@ export class ValueDecoder {
     const type = (bytes[this.pos]! << 24) >> 24;
     const start = this.pos + 1;
     const end = start + length;
+    if (this.checking && (!this.ownCodec || end > this.end || length > this.maxExtLength || ++this.objects > this.maxObjects)) {
+      return FALLBACK; // a codec of the user's is called once, after the scanner
+    }
     const data = bytes.subarray(start, end);
     const view = this.view;
     let value: unknown;

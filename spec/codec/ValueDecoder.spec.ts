@@ -150,6 +150,79 @@ describe('ValueDecoder (through FrameDecoder)', () => {
     }
   });
 
+  it('the one-pass path (decode while checking) gives exactly what the scanner then the decoder give: 3,000 random streams under random limits, split at random, some corrupted', () => {
+    const random = prng(1515);
+    const int = (n: number): number => Math.floor(random() * n);
+    const pick = <T>(items: readonly T[]): T => items[int(items.length)]!;
+    const keys = ['seq', 'ts', 'body', '', '7', '12', '01', 'a1', 'x'.repeat(40), 'é', '__lo', 'k'.repeat(31)];
+    const value = (depth: number): unknown => {
+      switch (int(depth > 6 ? 7 : 9)) {
+        case 0:
+          return pick([0, 1, -1, 127, 128, -33, 255, 65_536, 2 ** 31, -(2 ** 31), 2 ** 53 - 1, 1.5, 2n ** 60n]);
+        case 1:
+          return 'y'.repeat(int(60));
+        case 2:
+          return new Uint8Array(int(60));
+        case 3:
+          return new ExtData(pick([5, -1]), new Uint8Array(pick([1, 2, 4, 8, 12, 16, 3])));
+        case 4:
+          return pick([null, true, false, new Date(5)]);
+        case 5:
+          return 'é€'.repeat(int(12));
+        case 6:
+          return [];
+        case 7:
+          return Array.from({ length: int(12) }, () => value(depth + 1));
+        default: {
+          const map: Record<string, unknown> = {};
+          for (let i = int(6); i > 0; i--) map[pick(keys)] = value(depth + 1);
+          return map;
+        }
+      }
+    };
+    const outcome = (decoder: FrameDecoder, chunks: Uint8Array[]): unknown => {
+      const values: unknown[] = [];
+      try {
+        for (const chunk of chunks) decoder.write(chunk, (item) => values.push(shape(item)));
+        decoder.end();
+      } catch (error) {
+        const netError = error as NetError;
+        return { values, error: `${netError.code} ${netError.limit ?? ''}`, objects: decoder.objectsScanned };
+      }
+      return { values, objects: decoder.objectsScanned };
+    };
+    for (let i = 0; i < 3000; i++) {
+      const stream = concatBytes(
+        ...Array.from({ length: 1 + int(4) }, () => encode(value(0), { useBigInt64: true, extensionCodec: defaultExtensionCodec })),
+      );
+      if (random() < 0.15) stream[int(stream.length)] = int(256);
+      const limits =
+        random() < 0.4
+          ? {}
+          : {
+              maxValueBytes: int(600),
+              maxStrLength: int(70),
+              maxBinLength: int(70),
+              maxExtLength: int(20),
+              maxArrayLength: int(14),
+              maxMapLength: int(7),
+              maxDepth: int(9),
+              maxObjects: int(40),
+            };
+      const chunks: Uint8Array[] = [];
+      for (let p = 0; p < stream.length;) {
+        const q = Math.min(stream.length, p + 1 + int(random() < 0.5 ? 8 : stream.length));
+        chunks.push(stream.subarray(p, q));
+        p = q;
+      }
+      // An extension codec given explicitly turns the one-pass path off: the scanner, then the decoder.
+      const reference = outcome(new FrameDecoder({ ...limits, extensionCodec: defaultExtensionCodec }), chunks);
+      expect(outcome(new FrameDecoder(limits), chunks))
+        .withContext(`stream ${i}: ${toHexList(Array.from(stream.subarray(0, 48)))} under ${JSON.stringify(limits)}`)
+        .toEqual(reference);
+    }
+  });
+
   it('decodes 64-bit integers in every encoding as numbers when exact, bigints otherwise', () => {
     const cases: [string, unknown][] = [
       ['cf 00 00 00 00 00 00 00 07', 7],
