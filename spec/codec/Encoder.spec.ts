@@ -1,3 +1,4 @@
+import { thrownNetError } from '../helpers/errors.js';
 import { decode, ExtData } from '@msgpack/msgpack';
 import { Encoder } from '../../lib/codec/Encoder.js';
 import { FrameDecoder } from '../../lib/codec/FrameDecoder.js';
@@ -13,14 +14,7 @@ function roundTrip(value: unknown): unknown {
 }
 
 function sendError(value: unknown, encoder = new Encoder()): NetError {
-  try {
-    encoder.append(value);
-  } catch (error) {
-    expect(error).toBeInstanceOf(NetError);
-    expect((error as NetError).code).toBe('SEND_ERROR');
-    return error as NetError;
-  }
-  throw new Error('expected a SEND_ERROR');
+  return thrownNetError(() => encoder.append(value), 'SEND_ERROR');
 }
 
 describe('Encoder', () => {

@@ -1,3 +1,4 @@
+import { thrownNetError } from '../helpers/errors.js';
 import { encode } from '@msgpack/msgpack';
 import { FrameDecoder } from '../../lib/codec/FrameDecoder.js';
 import { NetError } from '../../lib/errors.js';
@@ -41,14 +42,7 @@ function decodeAll(chunks: Uint8Array[], decoder = new FrameDecoder()): unknown[
 }
 
 function readError(fn: () => unknown): NetError {
-  try {
-    fn();
-  } catch (error) {
-    expect(error).toBeInstanceOf(NetError);
-    expect((error as NetError).code).toBe('READ_ERROR');
-    return error as NetError;
-  }
-  throw new Error('expected a READ_ERROR');
+  return thrownNetError(fn, 'READ_ERROR');
 }
 
 describe('FrameDecoder', () => {

@@ -1,3 +1,4 @@
+import { thrownNetError } from '../helpers/errors.js';
 import { Decoder, ExtData, ExtensionCodec, encode } from '@msgpack/msgpack';
 import { FrameDecoder } from '../../lib/codec/FrameDecoder.js';
 import { defaultExtensionCodec } from '../../lib/codec/defaultExtensionCodec.js';
@@ -54,14 +55,7 @@ function decodeOne(bytes: Uint8Array, decoder = new FrameDecoder({ maxValueBytes
 }
 
 function readError(bytes: Uint8Array, decoder = new FrameDecoder()): NetError {
-  try {
-    decoder.write(bytes, () => undefined);
-  } catch (error) {
-    expect(error).toBeInstanceOf(NetError);
-    expect((error as NetError).code).toBe('READ_ERROR');
-    return error as NetError;
-  }
-  throw new Error('expected a READ_ERROR');
+  return thrownNetError(() => decoder.write(bytes, () => undefined), 'READ_ERROR');
 }
 
 describe('ValueDecoder (through FrameDecoder)', () => {

@@ -1,0 +1,14 @@
+/** Test helper for failures: the NetError a call throws, checked for its code. Browser-safe. */
+import { NetError, type NetErrorCode } from '../../lib/errors.js';
+
+/** The `NetError` with `code` that `fn` throws; fails the spec when it throws something else or nothing. */
+export function thrownNetError(fn: () => unknown, code: NetErrorCode): NetError {
+  try {
+    fn();
+  } catch (error) {
+    expect(error).toBeInstanceOf(NetError);
+    expect((error as NetError).code).toBe(code);
+    return error as NetError;
+  }
+  throw new Error(`expected a ${code}`);
+}
