@@ -80,7 +80,11 @@ export class FrameDecoder {
     this.values = valuesFor(config.extensionCodec);
   }
 
-  /** Arrays, maps, binaries and extensions in every value scanned so far (to meter the heap the stream costs). */
+  /**
+   * Arrays, maps, binaries and extensions in every value read so far (to meter the heap the stream
+   * costs), as of the end of the last {@link write} (within a write, or after one that threw, it may not
+   * count every value of that chunk yet).
+   */
   get objectsScanned(): number {
     return this.scanner.objectsTotal;
   }

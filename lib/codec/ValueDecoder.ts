@@ -66,6 +66,15 @@ export class ValueDecoder {
   private checking = false;
   /** Nesting of the open containers (checked only while {@link checking}). */
   private depth = 0;
+  /**
+   * Items the open containers still owe, not yet begun (while checking): each takes at least a byte, so a
+   * container may open only if its items and these fit in the bytes left and in maxValueBytes. Without it,
+   * nested headers each claiming the chunk's length would allocate that many slots each before giving up.
+   */
+  private owed = 0;
+  /** Where the value being checked began. */
+  private start = 0;
+  private maxValueBytes = 0;
   /** Where the bytes end while checking; after the scanner, nowhere (it found the value's end). */
   private end = Number.POSITIVE_INFINITY;
   // The limits while checking (the last ones given to tryDecode).
@@ -101,8 +110,10 @@ export class ValueDecoder {
       this.view = undefined;
     }
     this.pos = start;
+    this.start = start;
     this.objects = 0;
     this.depth = 0;
+    this.owed = 0;
     if (limits !== this.limits) this.limit(limits);
     this.checking = true;
     this.end = end;
@@ -119,6 +130,7 @@ export class ValueDecoder {
 
   private limit(limits: ResolvedDecodeLimits): void {
     this.limits = limits;
+    this.maxValueBytes = limits.maxValueBytes;
     this.maxStrLength = limits.maxStrLength;
     this.maxBinLength = limits.maxBinLength;
     this.maxExtLength = limits.maxExtLength;
@@ -262,9 +274,20 @@ export class ValueDecoder {
     }
   }
 
-  /** Checking: may a container of `items` items (each at least a byte) open here? */
+  /** Checking: may a container of `items` items (each at least a byte) open here? Then they are owed. */
   private opens(length: number, max: number, items: number): boolean {
-    return length <= max && items <= this.end - this.pos && this.depth < this.maxDepth && ++this.objects <= this.maxObjects;
+    const owed = this.owed + items;
+    if (
+      length > max ||
+      owed > this.end - this.pos ||
+      this.pos - this.start + owed > this.maxValueBytes ||
+      this.depth >= this.maxDepth ||
+      ++this.objects > this.maxObjects
+    ) {
+      return false;
+    }
+    this.owed = owed;
+    return true;
   }
 
   private array(length: number): unknown {
@@ -272,6 +295,7 @@ export class ValueDecoder {
     this.depth++;
     const array = new Array<unknown>(length);
     for (let i = 0; i < length; i++) {
+      this.owed--; // begun (only counted while checking)
       const item = this.value();
       if (item === FALLBACK) return FALLBACK;
       array[i] = item;
@@ -289,6 +313,7 @@ export class ValueDecoder {
       const b = bytes[this.pos]!;
       let key: string | number;
       if (this.checking) {
+        this.owed -= 2; // the entry begins: its key is a string here, so nothing opens before its value begins
         // Only a fixstr key whose first byte is not a digit (never an array index: V8 stores those apart, and
         // the scanner charges them against maxObjects), whole in the bytes.
         const n = b & 0x1f;
