@@ -25,6 +25,18 @@ const cacheStrings: string[] = new Array<string>(KEY_CACHE_SLOTS).fill('');
 
 const EMPTY = new Uint8Array(0);
 
+/** Before any {@link ValueDecoder.tryDecode}: limits are read only while checking, so these are never used. */
+const NO_LIMITS: ResolvedDecodeLimits = {
+  maxValueBytes: 0,
+  maxStrLength: 0,
+  maxBinLength: 0,
+  maxExtLength: 0,
+  maxArrayLength: 0,
+  maxMapLength: 0,
+  maxDepth: 0,
+  maxObjects: 0,
+};
+
 /**
  * What {@link ValueDecoder.tryDecode} returns when the value is not one it
  * decodes on its own (cut off by the end of the bytes, over a limit, a key
@@ -40,10 +52,11 @@ function invalid(message: string): NetError {
 }
 
 /**
- * Decodes whole MessagePack values that a `FrameScanner` has already found
- * and checked against every limit (so no length here runs past the bytes,
- * and no nesting is deeper than `maxDepth`). What the scanner cannot know is
- * checked here, each a `READ_ERROR`: a map key that is not a string or a
+ * Decodes MessagePack values in place: a plain value in one pass that checks
+ * every limit as it goes ({@link ValueDecoder.tryDecode}, giving up on
+ * anything else), or one that a `FrameScanner` has already found and checked
+ * ({@link ValueDecoder.decode}: no length runs past the bytes, no nesting is
+ * deeper than `maxDepth`). What the scanner cannot know is checked here, each a `READ_ERROR`: a map key that is not a string or a
  * number, the key `__proto__`, a string that is not valid UTF-8 (MessagePack
  * from Rust never has one; a lone surrogate encoded by a lenient JavaScript
  * encoder is one), an extension the codec refuses.
@@ -74,18 +87,10 @@ export class ValueDecoder {
   private owed = 0;
   /** Where the value being checked began. */
   private start = 0;
-  private maxValueBytes = 0;
   /** Where the bytes end while checking; after the scanner, nowhere (it found the value's end). */
   private end = Number.POSITIVE_INFINITY;
-  // The limits while checking (the last ones given to tryDecode).
-  private limits: ResolvedDecodeLimits | undefined;
-  private maxStrLength = 0;
-  private maxBinLength = 0;
-  private maxExtLength = 0;
-  private maxArrayLength = 0;
-  private maxMapLength = 0;
-  private maxDepth = 0;
-  private maxObjects = 0;
+  /** The limits while checking (read only then). */
+  private limits: ResolvedDecodeLimits = NO_LIMITS;
 
   /**
    * @param extensionCodec decodes extension types
@@ -114,7 +119,7 @@ export class ValueDecoder {
     this.objects = 0;
     this.depth = 0;
     this.owed = 0;
-    if (limits !== this.limits) this.limit(limits);
+    this.limits = limits;
     this.checking = true;
     this.end = end;
     let value: unknown;
@@ -126,18 +131,6 @@ export class ValueDecoder {
     this.checking = false;
     this.end = Number.POSITIVE_INFINITY;
     return value !== FALLBACK && this.pos - start <= limits.maxValueBytes ? value : FALLBACK;
-  }
-
-  private limit(limits: ResolvedDecodeLimits): void {
-    this.limits = limits;
-    this.maxValueBytes = limits.maxValueBytes;
-    this.maxStrLength = limits.maxStrLength;
-    this.maxBinLength = limits.maxBinLength;
-    this.maxExtLength = limits.maxExtLength;
-    this.maxArrayLength = limits.maxArrayLength;
-    this.maxMapLength = limits.maxMapLength;
-    this.maxDepth = limits.maxDepth;
-    this.maxObjects = limits.maxObjects;
   }
 
   /** Lets go of the last bytes decoded (a shared decoder would otherwise keep a large value's buffer alive). */
@@ -280,9 +273,9 @@ export class ValueDecoder {
     if (
       length > max ||
       owed > this.end - this.pos ||
-      this.pos - this.start + owed > this.maxValueBytes ||
-      this.depth >= this.maxDepth ||
-      ++this.objects > this.maxObjects
+      this.pos - this.start + owed > this.limits.maxValueBytes ||
+      this.depth >= this.limits.maxDepth ||
+      ++this.objects > this.limits.maxObjects
     ) {
       return false;
     }
@@ -291,7 +284,7 @@ export class ValueDecoder {
   }
 
   private array(length: number): unknown {
-    if (this.checking && !this.opens(length, this.maxArrayLength, length)) return FALLBACK;
+    if (this.checking && !this.opens(length, this.limits.maxArrayLength, length)) return FALLBACK;
     this.depth++;
     const array = new Array<unknown>(length);
     for (let i = 0; i < length; i++) {
@@ -305,7 +298,7 @@ export class ValueDecoder {
   }
 
   private map(length: number): unknown {
-    if (this.checking && !this.opens(length, this.maxMapLength, 2 * length)) return FALLBACK;
+    if (this.checking && !this.opens(length, this.limits.maxMapLength, 2 * length)) return FALLBACK;
     this.depth++;
     const map: Record<string | number, unknown> = {};
     const bytes = this.bytes;
@@ -320,7 +313,7 @@ export class ValueDecoder {
         if (
           b < 0xa0 ||
           b >= 0xc0 ||
-          n > this.maxStrLength ||
+          n > this.limits.maxStrLength ||
           this.pos + 1 + n > this.end ||
           (n > 0 && bytes[this.pos + 1]! <= 0x39 && bytes[this.pos + 1]! >= 0x30)
         ) {
@@ -374,7 +367,7 @@ export class ValueDecoder {
     const bytes = this.bytes;
     const start = this.pos;
     const end = start + length;
-    if (this.checking && (end > this.end || length > this.maxStrLength)) return FALLBACK;
+    if (this.checking && (end > this.end || length > this.limits.maxStrLength)) return FALLBACK;
     this.pos = end;
     if (length <= CONCAT_STRING) {
       let s = '';
@@ -396,7 +389,8 @@ export class ValueDecoder {
 
   private bin(length: number): Uint8Array | typeof FALLBACK {
     const start = this.pos;
-    if (this.checking && (start + length > this.end || length > this.maxBinLength || ++this.objects > this.maxObjects)) return FALLBACK;
+    if (this.checking && (start + length > this.end || length > this.limits.maxBinLength || ++this.objects > this.limits.maxObjects))
+      return FALLBACK;
     this.pos = start + length;
     return this.bytes.subarray(start, start + length);
   }
@@ -406,7 +400,10 @@ export class ValueDecoder {
     const type = (bytes[this.pos]! << 24) >> 24;
     const start = this.pos + 1;
     const end = start + length;
-    if (this.checking && (!this.ownCodec || end > this.end || length > this.maxExtLength || ++this.objects > this.maxObjects)) {
+    if (
+      this.checking &&
+      (!this.ownCodec || end > this.end || length > this.limits.maxExtLength || ++this.objects > this.limits.maxObjects)
+    ) {
       return FALLBACK; // a codec of the user's is called once, after the scanner
     }
     const data = bytes.subarray(start, end);
