@@ -132,7 +132,7 @@ export function toNetError(error: unknown, code: NetErrorCode, message: string, 
   try {
     detail = error instanceof Error ? error.message : String(error);
   } catch {
-    detail = `a ${typeof error} that cannot be printed`; // Object.create(null) has no toString
+    detail = 'a value that cannot be printed'; // Object.create(null) has no toString; a toString may throw
   }
   return new NetError(code, `${message}: ${detail}`, { ...context, cause: error });
 }

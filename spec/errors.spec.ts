@@ -43,4 +43,21 @@ describe('NetError', () => {
     expect(wrapped.cause).toBe(foreign);
     expect(toNetError(wrapped, 'SEND_ERROR', 'other')).toBe(wrapped);
   });
+
+  it('wraps a thrown value that cannot be printed (no toString, or one that throws) instead of throwing itself', () => {
+    const unprintable: unknown[] = [
+      Object.create(null),
+      {
+        toString: () => {
+          throw new Error('no');
+        },
+      },
+    ];
+    for (const thrown of unprintable) {
+      const wrapped = toNetError(thrown, 'READ_ERROR', 'bad');
+      expect(wrapped.code).toBe('READ_ERROR');
+      expect(wrapped.message).toBe('bad: a value that cannot be printed');
+      expect(wrapped.cause).toBe(thrown);
+    }
+  });
 });
