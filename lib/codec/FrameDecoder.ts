@@ -135,10 +135,11 @@ export class FrameDecoder {
       // batch (the handshake alone, under its own limits).
       const values = this.values;
       const fused = values.ownCodec;
+      const fixints = this.limits.maxValueBytes > 0; // a maxValueBytes of 0 refuses even those
       while (p < end) {
         if (fused && !this.firstPending) {
           const b = chunk[p]!;
-          if (b < 0x80 || b >= 0xe0) {
+          if (fixints && (b < 0x80 || b >= 0xe0)) {
             // A fixint alone: no call for it (a flood of small integers is all this).
             p++;
             emit.call(thisArg as T, b < 0x80 ? b : b - 0x100);

@@ -95,12 +95,14 @@ export class FrameScanner {
   scanAll(bytes: Uint8Array, start: number, end: number, max: number): ScanResult {
     let p = start;
     let count = 0;
+    // A one-byte value keeps every limit but a maxValueBytes of 0.
+    const oneByte = this.limits.maxValueBytes > 0;
     try {
       while (p < end && count < max) {
         if (this.size === 0 && this.headerLength === 0) {
           // Fast path: a one-byte value on its own (fixints, nil, booleans).
           const b = bytes[p]!;
-          if (b < 0x80 || b >= 0xe0 || b === 0xc0 || b === 0xc2 || b === 0xc3) {
+          if (oneByte && (b < 0x80 || b >= 0xe0 || b === 0xc0 || b === 0xc2 || b === 0xc3)) {
             p++;
             count++;
             continue;

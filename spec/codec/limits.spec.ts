@@ -8,7 +8,8 @@ import {
   DEFAULT_MAX_VALUE_BYTES,
 } from '../../lib/defaults.js';
 import { NetError } from '../../lib/errors.js';
-import { concatBytes, hex } from '../helpers/bytes.js';
+import { concatBytes, hex, toHex } from '../helpers/bytes.js';
+import { defaultExtensionCodec } from '../../lib/codec/defaultExtensionCodec.js';
 import { encode } from '@msgpack/msgpack';
 
 /** Feeds `bytes` and returns the READ_ERROR it raises; asserts nothing was emitted and nothing buffered beyond the header. */
@@ -87,6 +88,24 @@ describe('decode limits', () => {
     new FrameDecoder({ maxDepth: 10 }).write(bytes, (v) => values.push(v));
     expect(values.length).toBe(1);
     expect(limitOf(bytes, { maxDepth: 9 }).limit).toBe('maxDepth');
+  });
+
+  it('maxValueBytes: 0 refuses even a one-byte value (a fixint, nil, a boolean), whatever the path', () => {
+    for (const extensionCodec of [undefined, defaultExtensionCodec]) {
+      for (const bytes of [hex('01'), hex('ff'), hex('c0'), hex('c3')]) {
+        const decoder = new FrameDecoder({ maxValueBytes: 0, first: { maxValueBytes: 10 }, ...(extensionCodec ? { extensionCodec } : {}) });
+        decoder.write(hex('92 c0 01'), () => undefined); // the handshake, under its own limits
+        let error: NetError | undefined;
+        try {
+          decoder.write(bytes, () => undefined);
+        } catch (thrown) {
+          error = thrown as NetError;
+        }
+        expect(error?.limit)
+          .withContext(`${toHex(bytes)}, ${extensionCodec ? 'scanner first' : 'one pass'}`)
+          .toBe('maxValueBytes');
+      }
+    }
   });
 
   it('maxValueBytes: a nested value of exactly the limit is fine, split anywhere; one byte over is refused', () => {
