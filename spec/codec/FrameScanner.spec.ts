@@ -1,8 +1,8 @@
 import { FrameScanner } from '../../lib/codec/FrameScanner.js';
 import { resolveDecodeLimits } from '../../lib/codec/limits.js';
 import { Encoder } from '../../lib/codec/Encoder.js';
-import { ExtData } from '@msgpack/msgpack';
-import { hex } from '../helpers/bytes.js';
+import { hex, prng } from '../helpers/bytes.js';
+import { randomValues } from '../helpers/randomValues.js';
 
 const scanner = (limits = {}): FrameScanner => new FrameScanner(resolveDecodeLimits(limits));
 
@@ -47,48 +47,21 @@ describe('FrameScanner', () => {
   });
 
   it('the fast path for whole values agrees with the general scan on every value and limit (10,000 random values)', () => {
-    // A seeded generator: the same values every run.
-    let seed = 7;
-    const random = (): number => {
-      seed = (seed * 1103515245 + 12345) & 0x7fffffff;
-      return seed / 0x80000000;
-    };
-    const pick = <T>(items: readonly T[]): T => items[Math.floor(random() * items.length)]!;
-    const keys = ['seq', 'ts', 'body', '', '7', '12', '01', 'a1', 'x'.repeat(40)];
-    const value = (depth: number): unknown => {
-      const kind = Math.floor(random() * (depth > 5 ? 6 : 9));
-      switch (kind) {
-        case 0:
-          return pick([0, 1, -1, 127, 128, -33, 255, 65_536, 2 ** 31, -(2 ** 31), 2 ** 53 - 1, 1.5]);
-        case 1:
-          return pick([2n ** 60n, -(2n ** 60n), 2n ** 63n - 1n]);
-        case 2:
-          return 'y'.repeat(Math.floor(random() * 300));
-        case 3:
-          return new Uint8Array(Math.floor(random() * 300));
-        case 4:
-          return new ExtData(5, new Uint8Array(pick([1, 2, 4, 8, 16, 3, 300])));
-        case 5:
-          return pick([null, true, false]);
-        case 6:
-          return Array.from({ length: Math.floor(random() * 20) }, () => value(depth + 1));
-        default: {
-          const map: Record<string, unknown> = {};
-          for (let i = Math.floor(random() * 6); i > 0; i--) map[pick(keys)] = value(depth + 1);
-          return map;
-        }
-      }
-    };
+    const random = prng(7);
+    const nextValue = randomValues(random);
     const encoder = new Encoder({ maxValueBytes: 1 << 24, maxDepth: 100 });
     for (let i = 0; i < 10_000; i++) {
-      const bytes = encoder.encode(value(0));
+      const bytes = encoder.encode(nextValue());
       const limits = resolveDecodeLimits(
         random() < 0.5
           ? {}
           : {
               maxValueBytes: Math.floor(random() * 2000),
               maxStrLength: Math.floor(random() * 300),
+              maxBinLength: Math.floor(random() * 300),
+              maxExtLength: Math.floor(random() * 20),
               maxArrayLength: Math.floor(random() * 20),
+              maxMapLength: Math.floor(random() * 10),
               maxDepth: Math.floor(random() * 8),
               maxObjects: Math.floor(random() * 30),
             },

@@ -4,6 +4,7 @@ import { FrameDecoder } from '../../lib/codec/FrameDecoder.js';
 import { defaultExtensionCodec } from '../../lib/codec/defaultExtensionCodec.js';
 import { NetError } from '../../lib/errors.js';
 import { concatBytes, hex, prng } from '../helpers/bytes.js';
+import { randomValues } from '../helpers/randomValues.js';
 
 /** What `@msgpack/msgpack` decodes, with the contract's 64-bit rule (a number when exact): the reference. */
 const reference = new Decoder({
@@ -61,79 +62,9 @@ function readError(bytes: Uint8Array, decoder = new FrameDecoder()): NetError {
 describe('ValueDecoder (through FrameDecoder)', () => {
   it('decodes 5,000 random values as @msgpack/msgpack does (every type and width, non-ASCII and astral text, many distinct keys, Buffer and Uint8Array input)', () => {
     const random = prng(15);
-    const pick = <T>(items: readonly T[]): T => items[Math.floor(random() * items.length)]!;
-    const ascii = Array.from('abcdefghij_0123456789');
-    const wide = ['a', 'é', '€', '😀', 'ß', 'ж', '中', '\u0000', '\u007f', '\u0080', '\uffff'];
-    const text = (length: number): string => {
-      const alphabet = random() < 0.6 ? ascii : wide;
-      let s = '';
-      while (s.length < length) s += pick(alphabet);
-      return s;
-    };
-    const key = (): string | number => {
-      switch (Math.floor(random() * 6)) {
-        case 0:
-          return pick(['seq', 'ts', 'body', 'id', '']);
-        case 1:
-          return Math.floor(random() * 100);
-        case 2:
-          return text(Math.floor(random() * 40));
-        default:
-          return text(1 + Math.floor(random() * 16));
-      }
-    };
-    const value = (depth: number): unknown => {
-      switch (Math.floor(random() * (depth > 4 ? 8 : 10))) {
-        case 0:
-          return pick([0, 1, -1, 127, 128, -32, -33, 255, 256, -128, -129, 65_535, 65_536, -32_768, -32_769]);
-        case 1:
-          return pick([
-            2 ** 32 - 1,
-            2 ** 32,
-            -(2 ** 31),
-            -(2 ** 31) - 1,
-            2 ** 53 - 1,
-            -(2 ** 53 - 1),
-            1.5,
-            -0,
-            NaN,
-            Infinity,
-            1e300,
-            5e-324,
-          ]);
-        case 2:
-          return pick([
-            2n ** 53n,
-            -(2n ** 53n),
-            2n ** 64n - 1n,
-            -(2n ** 63n),
-            2n ** 63n - 1n,
-            2n ** 53n - 1n,
-            -(2n ** 53n) + 1n,
-            12n,
-            -12n,
-          ]);
-        case 3:
-          return text(Math.floor(random() * (random() < 0.9 ? 40 : 400)));
-        case 4:
-          return new Uint8Array(Math.floor(random() * 300)).map(() => random() * 256);
-        case 5:
-          return new ExtData(pick([0, 5, 127, -128]), new Uint8Array(pick([1, 2, 4, 8, 16, 3, 300])).fill(7));
-        case 6:
-          return pick([new Date(0), new Date(1_700_000_000_123), new Date(-1), new Date(8.64e15)]);
-        case 7:
-          return pick([null, true, false]);
-        case 8:
-          return Array.from({ length: Math.floor(random() * 20) }, () => value(depth + 1));
-        default: {
-          const map: Record<string, unknown> = {};
-          for (let i = Math.floor(random() * 8); i > 0; i--) map[key()] = value(depth + 1);
-          return map;
-        }
-      }
-    };
+    const nextValue = randomValues(random);
     for (let i = 0; i < 5000; i++) {
-      const item = value(0);
+      const item = nextValue();
       let bytes: Uint8Array = encode(item, { useBigInt64: true, extensionCodec: defaultExtensionCodec, forceFloat32: random() < 0.1 });
       // Node.js reads Buffers: a binary decoded from one is a view of the same class.
       if (NodeBuffer !== undefined && random() < 0.5) bytes = NodeBuffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
@@ -147,33 +78,7 @@ describe('ValueDecoder (through FrameDecoder)', () => {
   it('the one-pass path (decode while checking) gives exactly what the scanner then the decoder give: 3,000 random streams under random limits, split at random, some corrupted', () => {
     const random = prng(1515);
     const int = (n: number): number => Math.floor(random() * n);
-    const pick = <T>(items: readonly T[]): T => items[int(items.length)]!;
-    const keys = ['seq', 'ts', 'body', '', '7', '12', '01', 'a1', 'x'.repeat(40), 'é', '__lo', 'k'.repeat(31)];
-    const value = (depth: number): unknown => {
-      switch (int(depth > 6 ? 7 : 9)) {
-        case 0:
-          return pick([0, 1, -1, 127, 128, -33, 255, 65_536, 2 ** 31, -(2 ** 31), 2 ** 53 - 1, 1.5, 2n ** 60n]);
-        case 1:
-          return 'y'.repeat(int(60));
-        case 2:
-          return new Uint8Array(int(60));
-        case 3:
-          return new ExtData(pick([5, -1]), new Uint8Array(pick([1, 2, 4, 8, 12, 16, 3])));
-        case 4:
-          return pick([null, true, false, new Date(5)]);
-        case 5:
-          return 'é€'.repeat(int(12));
-        case 6:
-          return [];
-        case 7:
-          return Array.from({ length: int(12) }, () => value(depth + 1));
-        default: {
-          const map: Record<string, unknown> = {};
-          for (let i = int(6); i > 0; i--) map[pick(keys)] = value(depth + 1);
-          return map;
-        }
-      }
-    };
+    const nextValue = randomValues(random, { maxItems: 12, maxLength: 40, maxDepth: 6 });
     const outcome = (decoder: FrameDecoder, chunks: Uint8Array[]): unknown => {
       const values: unknown[] = [];
       try {
@@ -187,7 +92,7 @@ describe('ValueDecoder (through FrameDecoder)', () => {
     };
     for (let i = 0; i < 3000; i++) {
       const stream = concatBytes(
-        ...Array.from({ length: 1 + int(4) }, () => encode(value(0), { useBigInt64: true, extensionCodec: defaultExtensionCodec })),
+        ...Array.from({ length: 1 + int(4) }, () => encode(nextValue(), { useBigInt64: true, extensionCodec: defaultExtensionCodec })),
       );
       if (random() < 0.15) stream[int(stream.length)] = int(256);
       const limits =
