@@ -12,7 +12,8 @@ process.env.CHROME_BIN ??= '/usr/bin/chromium';
 const browserSpecs = [
   'spec/codec/**/*.spec.ts',
   'spec/operators/!(fromSocket)*.spec.ts',
-  'spec/{errors,nodeId,stats,validate,duplicates,EventHub,ReadGate,Deadline,Registry,readFrames}.spec.ts',
+  'spec/{errors,nodeId,stats,validate}.spec.ts',
+  'spec/node/{duplicates,EventHub,ReadGate,Deadline,Registry,readFrames}.spec.ts',
   'spec/transport/address.spec.ts',
   // The browser build's Node over the browser's WebSocket, against the Node.js node below.
   'spec/browser/*.karma.ts',

@@ -3,9 +3,10 @@
 // message, best of 8 rounds, one kind per process (`node dist/bench/receivePath.js tiny|small`). Without network or scheduler noise, this is the figure to compare between
 // versions of the code. `npm run bench:path`
 import { Subject, asyncScheduler } from 'rxjs';
-import { Connection, connectionParts, handshakeLimits, type ConnectionSink } from '../lib/Connection.js';
-import { Deadline } from '../lib/Deadline.js';
-import { EventHub } from '../lib/EventHub.js';
+import { Connection } from '../lib/node/Connection.js';
+import { connectionParts, handshakeLimits, type ConnectionSink } from '../lib/node/connectionParts.js';
+import { Deadline } from '../lib/node/Deadline.js';
+import { EventHub } from '../lib/node/EventHub.js';
 import { resolveNodeOptions } from '../lib/options.js';
 import type { ByteStream } from '../lib/transport/Transport.js';
 

@@ -41,3 +41,5 @@ export const DEFAULT_LINGER = 5_000;
 export const DEFAULT_MAX_PENDING_HANDSHAKES = 1024;
 /** Most connections (registered and pending) a node holds at one time. */
 export const DEFAULT_MAX_CONNECTIONS = 65_536;
+/** ms between a `Cluster`'s lookups, and before a failed discovery source is subscribed again. */
+export const DEFAULT_CLUSTER_REFRESH_INTERVAL = 5000;

@@ -12,7 +12,10 @@
  * | `NOT_CONNECTED` | there is no connection to that node id |
  * | `CONNECTION_ABORTED` | the connection was reset or broke while in use |
  * | `CLOSE_ERROR` | writing the last bytes while closing failed |
- * | `TIMEOUT` | a deadline passed (receive, handshake, idle connection, slow consumer) |
+ * | `TIMEOUT` | a deadline passed (receive, handshake, idle connection, slow consumer, an `Rpc` call) |
+ * | `REMOTE_ERROR` | the peer answered an `Rpc` call with an error (see `remoteError`) |
+ * | `BUSY` | the peer refused an `Rpc` call: it was serving `maxConcurrent` calls from this node |
+ * | `DISCOVERY_ERROR` | a `Cluster`'s discovery source failed or listed garbage (on `cluster.errors$`) |
  */
 export type NetErrorCode =
   | 'ALREADY_CLOSED'
@@ -23,7 +26,10 @@ export type NetErrorCode =
   | 'NOT_CONNECTED'
   | 'CONNECTION_ABORTED'
   | 'CLOSE_ERROR'
-  | 'TIMEOUT';
+  | 'TIMEOUT'
+  | 'REMOTE_ERROR'
+  | 'BUSY'
+  | 'DISCOVERY_ERROR';
 
 /** Every {@link NetErrorCode}, for exhaustive checks and documentation. */
 export const NET_ERROR_CODES: readonly NetErrorCode[] = Object.freeze([
@@ -36,6 +42,9 @@ export const NET_ERROR_CODES: readonly NetErrorCode[] = Object.freeze([
   'CONNECTION_ABORTED',
   'CLOSE_ERROR',
   'TIMEOUT',
+  'REMOTE_ERROR',
+  'BUSY',
+  'DISCOVERY_ERROR',
 ]);
 
 /** What a {@link NetError} was about, beyond its code. Every field is optional. */
@@ -52,6 +61,8 @@ export interface NetErrorContext {
   readonly max?: number;
   /** The value that broke it (a length, a depth, a byte count). */
   readonly actual?: number;
+  /** The error value a peer answered an `Rpc` call with, as received. */
+  readonly remoteError?: unknown;
 }
 
 /**
@@ -83,6 +94,8 @@ export class NetError extends Error {
   readonly max?: number;
   /** The value that broke {@link limit}. */
   readonly actual?: number;
+  /** For `REMOTE_ERROR` and `BUSY`: the error value the peer answered with, as received (usually `{ code, message, data? }`). */
+  readonly remoteError?: unknown;
 
   constructor(code: NetErrorCode, message: string, context: NetErrorContext = {}) {
     super(message, 'cause' in context ? { cause: context.cause } : undefined);
@@ -93,6 +106,7 @@ export class NetError extends Error {
     if (context.limit !== undefined) this.limit = context.limit;
     if (context.max !== undefined) this.max = context.max;
     if (context.actual !== undefined) this.actual = context.actual;
+    if ('remoteError' in context) this.remoteError = context.remoteError;
   }
 }
 

@@ -1,5 +1,5 @@
 import type { NetError } from './errors.js';
-import type { ConnectionRequest } from './ConnectionRequest.js';
+import type { ConnectionRequest } from './node/ConnectionRequest.js';
 
 /**
  * Why a connection ended, in `disconnected` events:

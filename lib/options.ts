@@ -11,15 +11,31 @@ import type { Transport } from './transport/Transport.js';
  * message; `maxValueBytes` also caps what `send` accepts.
  */
 export interface NodeOptions<M = unknown, N = unknown, I = unknown> extends DecodeLimits {
-  /** ms without receiving anything after which a connection is closed (`'idle'`). @default 60000 */
+  /**
+   * ms without receiving anything after which a connection is closed
+   * (`disconnected` with reason `'idle'` and a `TIMEOUT` error). Only data
+   * counts: WebSocket pings do not, so a one-way flow needs replies. While
+   * the node itself holds reading (a full event buffer), the period starts
+   * again. @default 60000
+   */
   readonly connectionTimeout?: number;
   /** ms, half-life of the rates in `stats()`. @default 60000 */
   readonly statsHalfLife?: number;
-  /** ms from TCP connect to an accepted handshake (absolute deadline; also bounds `connect`). @default 10000 */
+  /**
+   * ms from TCP connect to an accepted handshake: one absolute deadline that
+   * covers a TLS handshake and a WebSocket upgrade too. Past it an incoming
+   * connection ends with `TIMEOUT` on `failures$`, and a pending `connect`
+   * rejects with `TIMEOUT`. @default 10000
+   */
   readonly handshakeTimeout?: number;
-  /** Largest handshake value `[init, id]`, in bytes. @default 65536 */
+  /** Largest handshake value `[init, id]`, in bytes; a larger one is aborted before it becomes a request (`READ_ERROR` on `failures$`). @default 65536 */
   readonly maxHandshakeBytes?: number;
-  /** Most messages kept from a peer between its handshake and the accept decision. @default 1024 */
+  /**
+   * Most messages kept from a peer between its handshake and the accept
+   * decision. Reading pauses from half of it; going over it in one read
+   * drops the request (`READ_ERROR`, `limit: 'maxPending'`, on `failures$`).
+   * @default 1024
+   */
   readonly maxPendingMessages?: number;
   /**
    * Estimated heap (bytes; 16 per wire byte + 200 per array, map, binary or
@@ -29,9 +45,13 @@ export interface NodeOptions<M = unknown, N = unknown, I = unknown> extends Deco
    * comes later shows only after `accept()`). @default 4 MiB
    */
   readonly maxPendingBytes?: number;
-  /** Most incoming connections with a handshake or decision outstanding; more are refused. @default 1024 */
+  /**
+   * Most incoming connections with a handshake or decision outstanding (TLS
+   * handshakes in progress count too); more are refused at once, each with
+   * `CONNECTION_ERROR` and `limit: 'maxPendingHandshakes'` on `failures$`. @default 1024
+   */
   readonly maxPendingHandshakes?: number;
-  /** Most connections (registered and pending); more are refused. @default 65536 */
+  /** Most connections (registered and pending); more are refused at once, each with `CONNECTION_ERROR` and `limit: 'maxConnections'` on `failures$`. @default 65536 */
   readonly maxConnections?: number;
   /** Most events kept for the next `events$` subscriber; beyond it, reading pauses (nothing is dropped). @default 10000 */
   readonly eventBufferSize?: number;
@@ -43,19 +63,23 @@ export interface NodeOptions<M = unknown, N = unknown, I = unknown> extends Deco
   readonly eventBufferBytes?: number;
   /** Bytes queued on a connection above which it is not writable (`writable$`). @default 1 MiB */
   readonly writeHighWaterMark?: number;
-  /** Bytes queued on a connection above which `send` throws `SEND_ERROR`. @default 64 MiB */
+  /**
+   * Bytes queued on a connection above which `send` throws `SEND_ERROR`
+   * (`limit: 'maxQueuedBytes'`; nothing of that message is queued). At least
+   * `writeHighWaterMark` (else a `TypeError`). @default the larger of 64 MiB and `maxValueBytes`
+   */
   readonly maxQueuedBytes?: number;
   /** ms a connection may stay not writable before it is closed (`'slow-consumer'`). @default 60000 */
   readonly writeTimeout?: number;
   /** ms `close()` waits for flushing and the peer's end of stream before destroying sockets. @default 5000 */
   readonly linger?: number;
-  /** The scheduler of every timer (a `TestScheduler` or `VirtualTimeScheduler` in tests). @default asyncScheduler */
+  /** The scheduler of every timer: idle, handshake, linger, write and `receive` timeouts, link backoff (a `TestScheduler` or `VirtualTimeScheduler` in tests). @default asyncScheduler */
   readonly scheduler?: SchedulerLike;
-  /** Checks each incoming message; a failure ends that connection with `READ_ERROR`. @default accept any */
+  /** Checks each incoming message, synchronously; a failure (or a throw) ends that connection with `READ_ERROR`. @default accept any */
   readonly validateMessage?: Validator<M>;
-  /** Checks each peer's node id; a failure aborts the connection. @default accept any */
+  /** Checks each peer's node id, synchronously; a failure (or a throw) aborts the connection (`READ_ERROR` on `failures$`). @default accept any */
   readonly validateNodeId?: Validator<N>;
-  /** Checks each peer's init message; a failure aborts the connection. @default accept any */
+  /** Checks each peer's init message, synchronously; a failure (or a throw) aborts the connection (`READ_ERROR` on `failures$`). @default accept any */
   readonly validateInit?: Validator<I>;
   /** Key, certificate and trust for `tls://` addresses (node:tls options). @default none: tls:// can connect to publicly trusted servers only, and not listen */
   readonly tls?: NodeTlsOptions;

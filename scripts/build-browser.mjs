@@ -3,18 +3,18 @@
 // transport and nothing from Node.js is imported. rxjs and @msgpack/msgpack stay imports (the app's
 // bundler resolves them: one rxjs for the app and msgpacknet). `npm run build` runs it after tsc.
 import { build } from 'esbuild';
-import { dirname, join } from 'node:path';
+import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 const root = fileURLToPath(new URL('..', import.meta.url));
 const lib = join(root, 'lib');
 
-/** Resolves `./platform.js` imported from lib/ (by lib/Node.ts) to lib/platform.browser.ts. */
+/** Resolves lib/platform.js (imported by lib/node/Node.ts) to lib/platform.browser.ts. */
 export const browserPlatform = {
   name: 'msgpacknet-browser-platform',
   setup(build) {
-    build.onResolve({ filter: /^\.\/platform\.js$/ }, (args) =>
-      dirname(args.importer) === lib ? { path: join(lib, 'platform.browser.ts') } : undefined,
+    build.onResolve({ filter: /(^|\/)platform\.js$/ }, (args) =>
+      resolve(args.resolveDir, args.path) === join(lib, 'platform.js') ? { path: join(lib, 'platform.browser.ts') } : undefined,
     );
   },
 };

@@ -2,6 +2,8 @@
 //   chromium   the browser specs (Karma, headless)
 //   cargo + Debian's serde/rmp-serde crates   the Rust interop peer (spec/interop)
 //   nft, ip    the partition specs in network namespaces
+//   /usr/bin/python3 with Debian's msgpack   the Python msgpack-rpc peer (spec/interop)
+//   /usr/bin/etcd (Debian's etcd-server)   the etcdDiscovery specs (a real etcd on loopback)
 // Elsewhere it stops with a message saying exactly what to install.
 import { existsSync, readdirSync } from 'node:fs';
 import { execSync } from 'node:child_process';
@@ -16,6 +18,14 @@ const has = (command) => {
 };
 const crate = (prefix) =>
   existsSync('/usr/share/cargo/registry') && readdirSync('/usr/share/cargo/registry').some((dir) => dir.startsWith(prefix));
+const pythonMsgpack = () => {
+  try {
+    execSync('/usr/bin/python3 -c "import msgpack"', { stdio: 'ignore' });
+    return true;
+  } catch {
+    return false;
+  }
+};
 const chromium = [process.env.CHROME_BIN, '/usr/bin/chromium', '/usr/bin/chromium-browser']
   .filter(Boolean)
   .find((path) => existsSync(path));
@@ -29,6 +39,8 @@ const needs = [
     apt: ['librust-serde-dev', 'librust-serde-derive-dev', 'librust-rmp-serde-dev'],
   },
   { what: 'nftables and iproute2 (partition specs)', ok: has('nft') && has('ip'), apt: ['nftables', 'iproute2'] },
+  { what: "Debian's python3-msgpack (Python msgpack-rpc peer)", ok: pythonMsgpack(), apt: ['python3-msgpack'] },
+  { what: "Debian's etcd-server (etcdDiscovery specs)", ok: existsSync('/usr/bin/etcd'), apt: ['etcd-server'] },
 ];
 const missing = needs.filter((need) => !need.ok);
 if (missing.length === 0) process.exit(0);

@@ -15,7 +15,7 @@ describe('NetError', () => {
     expect(isNetError(cause)).toBeFalse();
   });
 
-  it('covers the crate codes and TIMEOUT', () => {
+  it('covers the crate codes, TIMEOUT and the Rpc codes', () => {
     expect([...NET_ERROR_CODES].sort() as string[]).toEqual(
       [
         'ALREADY_CLOSED',
@@ -27,6 +27,9 @@ describe('NetError', () => {
         'CONNECTION_ABORTED',
         'CLOSE_ERROR',
         'TIMEOUT',
+        'REMOTE_ERROR',
+        'BUSY',
+        'DISCOVERY_ERROR',
       ].sort(),
     );
   });

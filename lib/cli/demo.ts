@@ -1,6 +1,6 @@
 // `msgpacknet demo`: a few nodes on loopback in a full mesh, traffic between them, and a live
 // view of their connections (from stats()) and events, until the time is up or Ctrl-C.
-import { Node } from '../Node.js';
+import { Node } from '../node/Node.js';
 import type { NodeEvent } from '../events.js';
 
 export interface DemoOptions {

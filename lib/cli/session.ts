@@ -2,9 +2,9 @@
 // and whose stdin lines are messages to send.
 import { createInterface } from 'node:readline';
 import type { Subscription } from 'rxjs';
-import { Node, type NodeConfig } from '../Node.js';
+import { Node, type NodeConfig } from '../node/Node.js';
 import type { DisconnectReason } from '../events.js';
-import type { ConnectionRequest } from '../ConnectionRequest.js';
+import type { ConnectionRequest } from '../node/ConnectionRequest.js';
 import { certificateId } from '../certificateId.js';
 import { NetError } from '../errors.js';
 import type { NodeTlsOptions } from '../transport/tls.js';

@@ -29,10 +29,12 @@ function valuesFor(extensionCodec: ExtensionCodecType<undefined> | undefined): V
 /**
  * Turns byte chunks, split anywhere, into MessagePack values, synchronously.
  *
- * A `FrameScanner` (internal) finds where values end; complete values are decoded
- * in place by `@msgpack/msgpack`'s `Decoder` (one `decodeMulti` per chunk, or
- * `decode` when a chunk holds one value), and only a value split across
- * chunks is gathered, once, into one buffer.
+ * Complete values are decoded in place by the package's own decoder: a plain
+ * one (with the default extension codec) in one pass that checks every limit
+ * as it goes; any other, and the handshake under its own limits, after a
+ * `FrameScanner` (internal) has found where it ends and checked its limits,
+ * header by header. Only a value split across chunks is gathered, once, into
+ * one buffer, until the chunk that ends it.
  * Chunks are not copied: do not change a chunk after handing it over.
  *
  * This is the state machine behind `decodeFrames`; use it directly when

@@ -8,7 +8,8 @@ import {
   type Subscription,
 } from 'rxjs';
 import { DEFAULT_HANDSHAKE_TIMEOUT, DEFAULT_MAX_PENDING_MESSAGES } from '../defaults.js';
-import { NetError, deadlineError, limitError, toNetError } from '../errors.js';
+import { NetError, deadlineError, toNetError } from '../errors.js';
+import { PendingInbox } from './PendingInbox.js';
 import { checkValidator, validate, type Validator } from '../validate.js';
 
 /** The peer's handshake as a request to accept (take its messages) or reject, carrying everything sent after it. */
@@ -115,8 +116,8 @@ class HandshakeReader<I, N> {
   next(value: unknown): void {
     const { queue, subscriber, settings } = this;
     if (queue) {
-      if (!queue.push(value)) {
-        const error = limitError('maxPending', settings.maxPending, settings.maxPending + 1, 'messages waiting for accept');
+      const error = queue.push(value);
+      if (error) {
         queue.end(error);
         subscriber.error(error);
       }
@@ -192,32 +193,27 @@ export function parseHandshake<I, N>(
   return { initMessage: init.value, nodeId: id.value };
 }
 
-/** Holds values until the one subscriber arrives, then passes them live. */
+/** Holds values (in a {@link PendingInbox}) until the one subscriber arrives, then passes them live. */
 class MessageQueue {
   readonly observable: Observable<unknown>;
-  private buffer: unknown[] = [];
+  private readonly inbox: PendingInbox<unknown>;
   private subscriber: Subscriber<unknown> | undefined;
-  private ended = false;
-  private failure: { error: unknown } | undefined;
   private taken = false;
 
-  constructor(private readonly max: number) {
+  constructor(max: number) {
+    this.inbox = new PendingInbox(max);
     this.observable = new Observable<unknown>((subscriber) => {
       if (this.taken) {
         subscriber.error(new TypeError('handshake messages can be subscribed once'));
         return;
       }
       this.taken = true;
-      const buffered = this.buffer;
-      this.buffer = [];
-      for (const value of buffered) {
-        if (subscriber.closed) return;
-        subscriber.next(value);
-      }
-      if (this.ended) {
-        this.finish(subscriber);
-        return;
-      }
+      this.inbox.drain(
+        (value) => subscriber.next(value),
+        () => !subscriber.closed,
+        (error) => finish(subscriber, error),
+      );
+      if (this.inbox.ended || subscriber.closed) return;
       this.subscriber = subscriber;
       return () => {
         this.subscriber = undefined;
@@ -225,28 +221,23 @@ class MessageQueue {
     });
   }
 
-  /** Returns false when the buffer is full. */
-  push(value: unknown): boolean {
-    if (this.ended) return true;
+  /** Passes a value on, or keeps it until subscribed; the `maxPending` error when the inbox is full. */
+  push(value: unknown): NetError | undefined {
+    if (this.inbox.ended) return undefined;
     if (this.subscriber) this.subscriber.next(value);
-    else if (this.taken)
-      return true; // the subscriber left: drop, as after unsubscribe
-    else {
-      if (this.buffer.length >= this.max) return false;
-      this.buffer.push(value);
-    }
-    return true;
+    else if (!this.taken) return this.inbox.keep(value);
+    // else the subscriber left: drop, as after unsubscribe
+    return undefined;
   }
 
   end(error?: unknown): void {
-    if (this.ended) return;
-    this.ended = true;
-    if (error !== undefined) this.failure = { error };
-    if (this.subscriber) this.finish(this.subscriber);
+    if (this.inbox.ended) return;
+    this.inbox.end(error);
+    if (this.subscriber) finish(this.subscriber, error);
   }
+}
 
-  private finish(subscriber: Subscriber<unknown>): void {
-    if (this.failure) subscriber.error(this.failure.error);
-    else subscriber.complete();
-  }
+function finish(subscriber: Subscriber<unknown>, error: unknown): void {
+  if (error !== undefined) subscriber.error(error);
+  else subscriber.complete();
 }

@@ -1,5 +1,5 @@
 import { Observable, Subject, asyncScheduler, switchMap, timer, type MonoTypeOperatorFunction, type SchedulerLike } from 'rxjs';
-import { NetError } from '../errors.js';
+import { IdleClock } from './IdleClock.js';
 
 /** Options of {@link idleTimeout}. */
 export interface IdleTimeoutConfig {
@@ -43,22 +43,18 @@ export function idleTimeout<T>(config: number | IdleTimeoutConfig): MonoTypeOper
   if (!(typeof each === 'number' && each > 0)) throw new TypeError(`idleTimeout needs a positive number of ms, got ${String(each)}`);
   return (source) =>
     new Observable<T>((subscriber) => {
-      let last = scheduler.now();
+      const clock = new IdleClock(each, scheduler);
       // ms until the deadline, each time the timer is (re-)armed
       const arm = new Subject<number>();
       const timeout = arm.pipe(switchMap((ms) => timer(ms, scheduler))).subscribe(() => {
-        const left = last + each - scheduler.now();
-        if (left > 0) {
-          arm.next(left);
-          return;
-        }
-        const where = info.address ? ` from ${info.address}` : '';
-        subscriber.error(new NetError('TIMEOUT', `nothing received for ${each} ms${where}`, { ...info, limit: 'idleTimeout', max: each }));
+        const left = clock.left();
+        if (left > 0) arm.next(left);
+        else subscriber.error(clock.expired(info));
       });
       arm.next(each);
       const subscription = source.subscribe({
         next(value) {
-          last = scheduler.now();
+          clock.touch();
           subscriber.next(value);
         },
         error: (error: unknown) => subscriber.error(error),

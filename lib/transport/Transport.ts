@@ -5,9 +5,9 @@ import type { Endpoint } from './address.js';
 import type { NodeTlsOptions } from './tls.js';
 
 /**
- * What a connection needs from a byte pipe: the seam every transport (TCP
- * today; TLS and WebSocket next) implements. The node sees nothing else of
- * the socket under it. Browser-safe (types only).
+ * What a connection needs from a byte pipe: the seam every transport (TCP,
+ * TLS, the `ws` package's WebSocket, the browser's WebSocket) implements.
+ * The node sees nothing else of the socket under it. Browser-safe (types only).
  */
 export interface ByteStream {
   /** The peer's address, `"host:port"` (`"?"` when the transport cannot tell). */

@@ -30,7 +30,7 @@ export const READ_SLICE_BYTES = 64 * 1024;
  */
 const LISTEN_BACKLOG = 4096;
 
-/** Plain TCP (`"host:port"`, `tcp://host:port`): the Rust crate's transport. The only file that imports `node:net`. */
+/** Plain TCP (`"host:port"`, `tcp://host:port`): the Rust crate's transport. `tls.ts` and `ws.ts` dial through `node:net` too; the browser build imports none of them. */
 export const tcpTransport: Transport = {
   async connect(endpoint, signal) {
     const host = await resolveHost(endpoint.host, 'CONNECTION_ERROR');

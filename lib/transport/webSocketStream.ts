@@ -7,29 +7,16 @@ import { Observable, type Subscriber } from 'rxjs';
 import { NetError } from '../errors.js';
 import type { ByteStream } from './Transport.js';
 import type { WebSocketLike } from './webSocket.js';
+import { closeError, WEB_SOCKET_ABORT_CODE, WEB_SOCKET_MAX_MESSAGE_BYTES, WEB_SOCKET_OPEN } from './webSocketClose.js';
 
-/**
- * Largest WebSocket message written (256 KiB): a longer write goes as
- * several messages, as the Node.js `ws` transport does, so that no message
- * nears a peer's `maxPayload`.
- */
-export const WEB_SOCKET_MAX_MESSAGE_BYTES = 256 * 1024;
+export { WEB_SOCKET_ABORT_CODE, WEB_SOCKET_MAX_MESSAGE_BYTES };
 
 /** ms between two looks at `bufferedAmount` while bytes are queued (the WebSocket API has no drain event). */
 const DRAIN_POLL_MS = 4;
-/**
- * The close code of an abortive close, `destroy(true)`: the WebSocket API has
- * no reset, and lets a page send 1000 or 3000-4999 only. The Node.js side
- * reads 4000, like a close without a close frame (1006), as `CONNECTION_ABORTED`.
- */
-export const WEB_SOCKET_ABORT_CODE = 4000;
 /** Our close after a text message (1003, "unsupported data", is not allowed to a page). */
 const UNSUPPORTED_CODE = 4003;
 /** Our close after too much arrived while paused (as 1009, "message too big"). */
 const TOO_MUCH_CODE = 4009;
-/** Close codes that end the stream in order: normal, going away, no status. */
-const CLEAN_CLOSE = new Set([1000, 1001, 1005]);
-const OPEN = 1;
 const CLOSING = 2;
 
 /** How reading ended: `error` undefined for an end of stream. */
@@ -104,12 +91,12 @@ export class WebSocketStream implements ByteStream {
   }
 
   get writable(): boolean {
-    return this.isOpen && !this.closing && this.socket.readyState === OPEN;
+    return this.isOpen && !this.closing && this.socket.readyState === WEB_SOCKET_OPEN;
   }
 
   get queuedBytes(): number {
     const state = this.socket.readyState;
-    return state === OPEN || state === CLOSING ? this.socket.bufferedAmount : 0;
+    return state === WEB_SOCKET_OPEN || state === CLOSING ? this.socket.bufferedAmount : 0;
   }
 
   write(bytes: Uint8Array): void {
@@ -173,7 +160,7 @@ export class WebSocketStream implements ByteStream {
     if (this.closing) return;
     this.closing = true;
     const state = this.socket.readyState;
-    if (state === OPEN) this.socket.close(code, reason);
+    if (state === WEB_SOCKET_OPEN) this.socket.close(code, reason);
   }
 
   private onMessage(data: unknown): void {
@@ -233,16 +220,8 @@ export class WebSocketStream implements ByteStream {
    * (1006) or with 4000, `CONNECTION_ABORTED`; another code, `CONNECTION_ERROR`.
    */
   private closeError(code: number, reason: string, wasClean: boolean): NetError | undefined {
-    if (wasClean && (this.closing || CLEAN_CLOSE.has(code))) return undefined;
-    const address = this.remoteAddress;
-    if (!wasClean || code === 1006 || code === WEB_SOCKET_ABORT_CODE) {
-      return new NetError('CONNECTION_ABORTED', `the WebSocket to ${address} was cut (code ${code}${reason === '' ? '' : `: ${reason}`})`, {
-        address,
-      });
-    }
-    return new NetError('CONNECTION_ERROR', `${address} closed the WebSocket with code ${code}${reason === '' ? '' : ` (${reason})`}`, {
-      address,
-    });
+    if (wasClean && this.closing) return undefined;
+    return closeError(this.remoteAddress, code, reason, wasClean);
   }
 
   private endReading(error: NetError | undefined): void {
@@ -273,7 +252,7 @@ export class WebSocketStream implements ByteStream {
   private pollDrain(): void {
     this.drainTimer = setTimeout(() => {
       this.drainTimer = undefined;
-      if (this.socket.readyState !== OPEN && this.socket.readyState !== CLOSING) return;
+      if (this.socket.readyState !== WEB_SOCKET_OPEN && this.socket.readyState !== CLOSING) return;
       if (this.socket.bufferedAmount > 0) {
         this.pollDrain();
         return;

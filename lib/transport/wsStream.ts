@@ -11,20 +11,14 @@ import { NetError, streamError } from '../errors.js';
 import { formatAddress } from './address.js';
 import { READ_SLICE_BYTES, READ_SLICE_MS } from './tcp.js';
 import type { ByteStream } from './Transport.js';
+import { closeError, WEB_SOCKET_ABORT_CODE, WEB_SOCKET_MAX_MESSAGE_BYTES, WEB_SOCKET_OPEN } from './webSocketClose.js';
 
-/** Largest WebSocket message written (256 KiB): a longer write goes as several messages. */
-export const WS_MESSAGE_BYTES = 256 * 1024;
+/** Largest WebSocket message written: {@link WEB_SOCKET_MAX_MESSAGE_BYTES} (256 KiB). */
+export const WS_MESSAGE_BYTES = WEB_SOCKET_MAX_MESSAGE_BYTES;
 /** ms `destroy()` lets its close frame leave before it cuts the socket anyway. */
 export const CLOSE_GRACE_MS = 1000;
-/**
- * The close code a WebSocket API client (a browser, which has no reset) sends
- * for an abortive close; read, like a close without a close frame, as
- * `CONNECTION_ABORTED`. The same as `WEB_SOCKET_ABORT_CODE` of webSocket.ts.
- */
-export const WS_ABORT_CODE = 4000;
-/** Close codes that end the stream in order: normal, going away, no status. */
-const CLEAN_CLOSE = new Set([1000, 1001, 1005]);
-const OPEN = 1;
+/** A browser's abortive close, read as `CONNECTION_ABORTED`: {@link WEB_SOCKET_ABORT_CODE} (4000). */
+export const WS_ABORT_CODE = WEB_SOCKET_ABORT_CODE;
 const SEND = { binary: true, compress: false, fin: true } as const;
 export const ignore = (): void => undefined;
 
@@ -84,7 +78,7 @@ export class WsStream implements ByteStream {
     if (raw !== socket) raw.on('error', onSocketError);
     ws.on('close', (code, reason) => this.onClose(code, reason.toString()));
     if (pingInterval > 0) {
-      this.pinger = setInterval(() => ws.readyState === OPEN && ws.ping(), pingInterval);
+      this.pinger = setInterval(() => ws.readyState === WEB_SOCKET_OPEN && ws.ping(), pingInterval);
       this.pinger.unref();
     }
     this.chunks$ = new Observable<Uint8Array>((subscriber) => {
@@ -111,7 +105,7 @@ export class WsStream implements ByteStream {
   }
 
   get writable(): boolean {
-    return !this.ending && this.ws.readyState === OPEN;
+    return !this.ending && this.ws.readyState === WEB_SOCKET_OPEN;
   }
 
   get queuedBytes(): number {
@@ -135,7 +129,7 @@ export class WsStream implements ByteStream {
   end(): void {
     if (this.ending) return;
     this.ending = true;
-    if (this.ws.readyState === OPEN) this.ws.close(1000);
+    if (this.ws.readyState === WEB_SOCKET_OPEN) this.ws.close(1000);
   }
 
   destroy(abort = false): void {
@@ -149,7 +143,7 @@ export class WsStream implements ByteStream {
     }
     if (first && this.queued === 0 && !this.socket.destroyed) {
       // Nothing queued: a close frame at once (unless one went already), then FIN, without waiting for the peer's.
-      if (this.ws.readyState === OPEN) this.ws.close(1000);
+      if (this.ws.readyState === WEB_SOCKET_OPEN) this.ws.close(1000);
       this.socket.once('finish', () => this.socket.destroy());
       this.socket.end();
       setTimeout(() => this.socket.destroy(), CLOSE_GRACE_MS).unref();
@@ -192,16 +186,8 @@ export class WsStream implements ByteStream {
     this.socketClosed = true;
     this.stopTimers();
     if (!this.failure && !this.destroyed) {
-      if (code === 1006 || code === WS_ABORT_CODE) {
-        this.failure =
-          this.socketFailure ??
-          new NetError('CONNECTION_ABORTED', `the WebSocket connection to ${this.remoteAddress} was cut (close code ${code})`, {
-            address: this.remoteAddress,
-          });
-      } else if (!CLEAN_CLOSE.has(code)) {
-        const why = `${this.remoteAddress} closed the WebSocket with code ${code}${reason === '' ? '' : ` (${reason})`}`;
-        this.failure = new NetError('CONNECTION_ERROR', why, { address: this.remoteAddress });
-      }
+      const error = closeError(this.remoteAddress, code, reason);
+      if (error) this.failure = error.code === 'CONNECTION_ABORTED' ? (this.socketFailure ?? error) : error;
     }
     if (this.failure) this.fail(this.failure);
     else {

@@ -3,8 +3,9 @@
 // driven by messages (its header lists them). Every connection here is a real ws:// socket on 127.0.0.1.
 import { Encoder } from '../../lib/codec/Encoder.js';
 import type { NetError } from '../../lib/errors.js';
-import type { Node } from '../../lib/Node.js';
+import type { Node } from '../../lib/node/Node.js';
 import type { NodeOptions } from '../../lib/options.js';
+import { Rpc } from '../../lib/rpc/Rpc.js';
 import { EventLog, makeNode, sleep, until } from '../helpers/nodes.js';
 
 declare const __karma__: { readonly config: { readonly args: readonly string[] } };
@@ -57,6 +58,23 @@ async function serverSaw(id: string, what: string): Promise<string[]> {
 const pattern = (length: number): Uint8Array => new Uint8Array(length).map((_, i) => (i * 7) % 256);
 
 describe('the browser build: a Node in Chromium, over WebSocket, with a Node.js node', () => {
+  it('Rpc in the page: calls the Node.js node over ws:// and wss://, and serves its call back', async () => {
+    for (const to of [address, secureAddress]) {
+      const { node, log } = browserNode();
+      const rpc = new Rpc(node);
+      rpc.handle('whoami', (_params, call) => `a page, asked by ${call.from}`);
+      expect(await node.connect(to)).toBe(SERVER);
+      expect(await rpc.call<string>(SERVER, 'upper', ['from the page'])).toBe('FROM THE PAGE');
+      expect(await rpc.call<string>(SERVER, 'askBack')).toBe(`a page, asked by ${SERVER}`);
+      await expectAsync(rpc.call(SERVER, 'nobodyServesThis')).toBeRejectedWith(
+        jasmine.objectContaining({ code: 'REMOTE_ERROR', remoteError: jasmine.objectContaining({ code: 'NO_SUCH_METHOD' }) }),
+      );
+      // The Rpc's messages never reached events$; the node's own events did.
+      expect(log.events.filter((event) => event.type === 'message')).toEqual([]);
+      expect(log.events.map((event) => event.type)).toContain('connected');
+    }
+  });
+
   it('connects to the Node.js node: handshakes both ways, messages both ways (echo)', async () => {
     const { node, log, id } = browserNode();
     expect(node.isConnected(SERVER)).toBeFalse();

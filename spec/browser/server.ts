@@ -13,8 +13,10 @@
 //   ['close']             -> the server disconnects the sender gracefully
 //   ['seen', nodeId]      -> ['seen', ['connected', 'disconnected:remote-closed', ...]] (what the server saw of it)
 //   ['stats']             -> ['stats', { readTotal, writeTotal, remoteAddress }] of the sender's connection
+// and serves Rpc calls: 'upper' [text] -> the text in capitals; 'askBack' -> calls the caller's 'whoami', answers its answer.
 import { X509Certificate, createHash } from 'node:crypto';
-import { Node } from '../../lib/Node.js';
+import { Node } from '../../lib/node/Node.js';
+import { Rpc } from '../../lib/rpc/Rpc.js';
 import { selfSigned } from '../helpers/certificates.js';
 
 const { key, cert } = selfSigned('spec-server');
@@ -22,6 +24,10 @@ const spki = createHash('sha256')
   .update(new X509Certificate(cert).publicKey.export({ type: 'spki', format: 'der' }))
   .digest('base64');
 const server = new Node<unknown[], string>({ nodeId: 'node-server', tls: { key, cert, rejectUnauthorized: false } });
+// Request/reply (msgpack-rpc): 'upper' [text] -> TEXT; 'askBack' [] -> what the caller's own 'whoami' answers.
+const rpc = new Rpc(server);
+rpc.handle('upper', ([text]: [string]) => text.toUpperCase());
+rpc.handle('askBack', (_params, call) => rpc.call<string>(call.from, 'whoami'));
 let rejectNext = false;
 const seen = new Map<string, string[]>();
 const sequences = new Map<string, number[]>();
@@ -84,9 +90,6 @@ server.events$.subscribe((event) => {
       break;
   }
 });
-
-// Shown by karma.conf.js: connections that failed before they were accepted (a bad upgrade, TLS...).
-server.failures$.subscribe((error) => console.log(`failure ${error.code}: ${error.message}`));
 
 // Shown by karma.conf.js: connections that failed before they were accepted (a bad upgrade, TLS...).
 server.failures$.subscribe((error) => console.log(`failure ${error.code}: ${error.message}`));

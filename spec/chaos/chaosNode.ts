@@ -3,7 +3,7 @@
 // (chaos.spec.ts) over the IPC channel. argv[2]: the NodeConfig as JSON. Run with --expose-gc, so
 // its memory samples are the live heap.
 import { isNetError } from '../../lib/errors.js';
-import { Node } from '../../lib/Node.js';
+import { Node } from '../../lib/node/Node.js';
 import type { Command, Counters, NodeConfig, Report, Wire } from './protocol.js';
 
 const config = JSON.parse(process.argv[2]!) as NodeConfig;

@@ -1,5 +1,5 @@
 import { Subscription } from 'rxjs';
-import { Node, type NodeConfig } from '../../lib/Node.js';
+import { Node, type NodeConfig } from '../../lib/node/Node.js';
 import type { NodeEvent } from '../../lib/events.js';
 import type { NodeOptions } from '../../lib/options.js';
 

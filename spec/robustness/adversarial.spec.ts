@@ -4,7 +4,7 @@ import { filter, firstValueFrom, take, toArray, timeout as rxTimeout } from 'rxj
 import type { NodeOptions } from '../../lib/options.js';
 import type { DisconnectedEvent, MessageEvent } from '../../lib/events.js';
 import type { NetError } from '../../lib/errors.js';
-import type { Node } from '../../lib/Node.js';
+import type { Node } from '../../lib/node/Node.js';
 import { Encoder } from '../../lib/codec/Encoder.js';
 import { concatBytes, hex, prng } from '../helpers/bytes.js';
 import { client, sleep, until, makeNode, EventLog } from '../helpers/nodes.js';
@@ -314,10 +314,12 @@ describe('adversarial peers', () => {
         rxTimeout(20_000),
       ),
     );
-    const socket = await attacker(address);
+    // The bytes are built before connecting: building 64 MiB can take longer than the 400 ms handshake deadline.
     const big = new Uint8Array(64 * 1024 * 1024);
     big[big.length - 1] = 7;
-    socket.write(concatBytes(HANDSHAKE, encode(big)));
+    const bytes = concatBytes(HANDSHAKE, encode(big));
+    const socket = await attacker(address);
+    socket.write(bytes);
     const message = (await received).message as Uint8Array;
     expect(message.length).toBe(big.length);
     expect(message[message.length - 1]).toBe(7);

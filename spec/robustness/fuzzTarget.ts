@@ -4,7 +4,7 @@
 // a forced GC when run with --expose-gc); `CRASH <stack as a JSON string>` before exiting 1 on an uncaught error.
 import { writeSync } from 'node:fs';
 import { createInterface } from 'node:readline';
-import { Node } from '../../lib/Node.js';
+import { Node } from '../../lib/node/Node.js';
 
 // Deep enough to see where a recursion started; the CRASH line keeps the head and the tail of it.
 Error.stackTraceLimit = 2000;

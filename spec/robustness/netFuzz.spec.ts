@@ -2,7 +2,7 @@ import { spawn } from 'node:child_process';
 import { connect as netConnect, type Socket } from 'node:net';
 import { isDeepStrictEqual } from 'node:util';
 import { decodeMulti, encode as msgpackEncode } from '@msgpack/msgpack';
-import type { Node } from '../../lib/Node.js';
+import type { Node } from '../../lib/node/Node.js';
 import { concatBytes, hex, prng } from '../helpers/bytes.js';
 import { Lines } from '../helpers/lines.js';
 import { makeNode, sleep } from '../helpers/nodes.js';

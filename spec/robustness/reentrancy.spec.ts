@@ -6,10 +6,10 @@
 // exactly once: one `connected` per side, one `disconnected` per registered connection, `closed` once,
 // messages once each and in order.
 import { config, take } from 'rxjs';
-import type { ConnectionRequest } from '../../lib/ConnectionRequest.js';
+import type { ConnectionRequest } from '../../lib/node/ConnectionRequest.js';
 import { NetError, type NetErrorCode } from '../../lib/errors.js';
 import type { NodeEvent } from '../../lib/events.js';
-import type { Node } from '../../lib/Node.js';
+import type { Node } from '../../lib/node/Node.js';
 import type { NodeStats } from '../../lib/stats.js';
 import { listening, sleep, until, type EventLog } from '../helpers/nodes.js';
 

@@ -1,7 +1,7 @@
 // The sender of replacementOrder.spec.ts, in a process of its own so that it keeps sending while the
 // receiver's event loop is busy: node replacementSender.js RECEIVER_ADDRESS. It connects (id 'b'),
 // sends 0, 1, 2... every 2 ms on whatever connection is registered, listens, and sends its address.
-import { Node } from '../../lib/Node.js';
+import { Node } from '../../lib/node/Node.js';
 
 const sender = new Node<number, string>({ nodeId: 'b' });
 sender.events$.subscribe((event) => {

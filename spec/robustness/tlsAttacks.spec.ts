@@ -6,7 +6,7 @@ import { certificateId } from '../../lib/certificateId.js';
 import { Encoder } from '../../lib/codec/Encoder.js';
 import { NetError } from '../../lib/errors.js';
 import type { ConnectionRequestEvent } from '../../lib/events.js';
-import { Node, type NodeConfig } from '../../lib/Node.js';
+import { Node, type NodeConfig } from '../../lib/node/Node.js';
 import { certificateAuthority, selfSigned, type KeyPair } from '../helpers/certificates.js';
 import { EventLog, makeNode, sleep, until } from '../helpers/nodes.js';
 import { closeTime } from '../helpers/sockets.js';

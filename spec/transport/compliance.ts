@@ -2,7 +2,7 @@ import { firstValueFrom, tap, toArray } from 'rxjs';
 import { Encoder } from '../../lib/codec/Encoder.js';
 import { FrameDecoder } from '../../lib/codec/FrameDecoder.js';
 import type { NetError } from '../../lib/errors.js';
-import type { Node } from '../../lib/Node.js';
+import type { Node } from '../../lib/node/Node.js';
 import { parseAddress, type Endpoint } from '../../lib/transport/address.js';
 import type { ByteStream, Listener, Transport } from '../../lib/transport/Transport.js';
 import { concatBytes, hex } from '../helpers/bytes.js';

@@ -7,7 +7,7 @@ import { WebSocket } from 'ws';
 import { certificateId } from '../../lib/certificateId.js';
 import { Encoder } from '../../lib/codec/Encoder.js';
 import { NetError } from '../../lib/errors.js';
-import type { Node, NodeConfig } from '../../lib/Node.js';
+import type { Node, NodeConfig } from '../../lib/node/Node.js';
 import { parseAddress } from '../../lib/transport/address.js';
 import type { ByteStream, Listener } from '../../lib/transport/Transport.js';
 import { setWsLoader, WS_MAX_PAYLOAD, WS_MESSAGE_BYTES, wsTransport } from '../../lib/transport/ws.js';

@@ -1,0 +1,95 @@
+import { VirtualTimeScheduler } from 'rxjs';
+import { EventHub } from '../../lib/node/EventHub.js';
+
+describe('EventHub', () => {
+  it('keeps events while nobody subscribes and hands them, in order, to the next subscriber only', () => {
+    const hub = new EventHub<number>(100, () => undefined);
+    hub.emit(1);
+    hub.emit(2);
+    const first: number[] = [];
+    const second: number[] = [];
+    hub.events$.subscribe((n) => first.push(n));
+    hub.events$.subscribe((n) => second.push(n));
+    hub.emit(3);
+    expect(first).toEqual([1, 2, 3]);
+    expect(second).toEqual([3]);
+  });
+
+  it('asks the producer to pause beyond its bound, and to resume once half is taken', () => {
+    const calls: boolean[] = [];
+    const hub = new EventHub<number>(4, (paused) => calls.push(paused));
+    for (let i = 0; i < 6; i++) hub.emit(i);
+    expect(calls).toEqual([true]);
+    const seen: number[] = [];
+    hub.events$.subscribe((n) => seen.push(n));
+    expect(seen).toEqual([0, 1, 2, 3, 4, 5]);
+    expect(calls).toEqual([true, false]);
+  });
+
+  it('asks the producer to pause when the kept events cost more than maxCost, and to resume once they are taken', () => {
+    const calls: boolean[] = [];
+    const hub = new EventHub<number>(1000, (paused) => calls.push(paused), 100);
+    hub.charge(500); // nothing kept: events went to subscribers, no cost
+    expect(calls).toEqual([]);
+    hub.emit(1);
+    hub.charge(60);
+    hub.emit(2);
+    hub.charge(60);
+    expect(calls).toEqual([true]);
+    const seen: number[] = [];
+    hub.events$.subscribe((n) => seen.push(n));
+    expect(seen).toEqual([1, 2]);
+    expect(calls).toEqual([true, false]);
+  });
+
+  it('an event emitted from inside a handler reaches every subscriber after the current one, so all see one order', () => {
+    const hub = new EventHub<string>(100, () => undefined);
+    const first: string[] = [];
+    const second: string[] = [];
+    hub.events$.subscribe((event) => {
+      first.push(event);
+      if (event === 'request') hub.emit('connected');
+    });
+    hub.events$.subscribe((event) => second.push(event));
+    hub.emit('request');
+    expect(first).toEqual(['request', 'connected']);
+    expect(second).toEqual(['request', 'connected']);
+  });
+
+  it('keeps the order when a subscriber emits while it is being handed kept events', () => {
+    const hub = new EventHub<number>(100, () => undefined);
+    hub.emit(1);
+    hub.emit(2);
+    const seen: number[] = [];
+    hub.events$.subscribe((n) => {
+      seen.push(n);
+      if (n === 1) hub.emit(3);
+    });
+    expect(seen).toEqual([1, 2, 3]);
+  });
+
+  it('completes subscribers once the kept events are out, and late subscribers get what is kept', () => {
+    const hub = new EventHub<string>(100, () => undefined);
+    hub.emit('last');
+    hub.complete();
+    const seen: string[] = [];
+    let completed = false;
+    hub.events$.subscribe({ next: (e) => seen.push(e), complete: () => (completed = true) });
+    expect(seen).toEqual(['last']);
+    expect(completed).toBeTrue();
+  });
+
+  it('receive() takes one event, and a timed-out receive takes none', async () => {
+    const scheduler = new VirtualTimeScheduler();
+    const hub = new EventHub<string>(100, () => undefined);
+    const late = hub.receive('closed', 1000, scheduler);
+    scheduler.flush();
+    await expectAsync(late).toBeRejectedWith(jasmine.objectContaining({ code: 'TIMEOUT' }));
+    hub.emit('a');
+    hub.emit('b');
+    expect(await hub.receive('closed', undefined, scheduler)).toBe('a');
+    expect(await hub.receive('closed', undefined, scheduler)).toBe('b');
+    hub.complete();
+    expect(await hub.receive('closed', undefined, scheduler)).toBe('closed');
+  });
+});

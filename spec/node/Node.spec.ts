@@ -1,0 +1,278 @@
+import { createServer, type Server } from 'node:net';
+import { Node } from '../../lib/node/Node.js';
+import { NetError } from '../../lib/errors.js';
+import { client, listening, makeNode, sleep, until } from '../helpers/nodes.js';
+
+function expectCode(error: unknown, code: string): void {
+  expect(error).toBeInstanceOf(NetError);
+  expect((error as NetError).code).toBe(code);
+}
+
+async function rejection(promise: Promise<unknown>): Promise<unknown> {
+  try {
+    await promise;
+  } catch (error) {
+    return error;
+  }
+  throw new Error('expected the promise to reject');
+}
+
+function thrown(fn: () => unknown): unknown {
+  try {
+    fn();
+  } catch (error) {
+    return error;
+  }
+  throw new Error('expected a throw');
+}
+
+/** The Rust crate's own test suite, ported (src/tests.rs), over real loopback sockets. */
+describe('Node (the crate suite)', () => {
+  it('node_create: a default node has a random 32-hex-digit id and a null init message', async () => {
+    const node = Node.createDefault();
+    expect(node.nodeId).toMatch(/^[0-9a-f]{32}$/);
+    expect(node.initMessage).toBeNull();
+    expect(node.connectionCount).toBe(0);
+    expect(Node.createDefault().nodeId).not.toBe(node.nodeId);
+    const withInit = Node.withRandomId({ role: 'worker' });
+    expect(withInit.initMessage).toEqual({ role: 'worker' });
+    await node.close();
+    await withInit.close();
+  });
+
+  it('node_open: listenDefaults binds IPv4 and IPv6 free ports, and addresses() lists them', async () => {
+    const node = makeNode({ nodeId: 'open' });
+    const bound = await node.listenDefaults();
+    expect(bound.length).toBe(2);
+    expect(bound[0]).toMatch(/^0\.0\.0\.0:\d+$/);
+    expect(bound[1]).toMatch(/^\[::\]:\d+$/);
+    expect(node.addresses()).toEqual(bound);
+  });
+
+  it('node_connect: connect resolves with the peer id and both sides are connected', async () => {
+    const b = await listening({ id: 'b' });
+    const a = client({ id: 'a' });
+    expect(await a.node.connect(b.address)).toBe('b');
+    expect(a.node.isConnected('b')).toBeTrue();
+    expect((await b.log.next('connected')).nodeId).toBe('a');
+    expect(b.node.isConnected('a')).toBeTrue();
+    expect(a.node.connectionCount).toBe(1);
+    expect(b.node.connectionCount).toBe(1);
+  });
+
+  it('node_send_self: a message to the own id arrives from itself, with no connection or listener', async () => {
+    const node = makeNode<string>({ nodeId: 'me' });
+    node.send('me', 'hello');
+    expect(await node.receive({ timeout: 1000 })).toEqual({ type: 'message', from: 'me', message: 'hello' });
+  });
+
+  it('a message to the own id that its decoder refuses is a SEND_ERROR naming the limit, and later messages to itself still arrive', async () => {
+    const node = makeNode({ nodeId: 'me' });
+    const tooMany = Array.from({ length: 300_000 }, () => []);
+    const error = thrown(() => node.send('me', tooMany)) as NetError;
+    expectCode(error, 'SEND_ERROR');
+    expect(error.limit).toBe('maxObjects');
+    node.send('me', 'hello');
+    node.send('me', { after: [1, 2] });
+    expect(await node.receive({ timeout: 1000 })).toEqual({ type: 'message', from: 'me', message: 'hello' });
+    expect(await node.receive({ timeout: 1000 })).toEqual({ type: 'message', from: 'me', message: { after: [1, 2] } });
+  });
+
+  it('node_send_remote: messages arrive in order, from the sender id', async () => {
+    const b = await listening<{ n: number }>({ id: 'b' });
+    const a = client<{ n: number }>({ id: 'a' });
+    await a.node.connect(b.address);
+    for (let n = 0; n < 100; n++) a.node.send('b', { n });
+    const messages = await b.log.messages(100);
+    expect(messages.map((m) => m.n)).toEqual(Array.from({ length: 100 }, (_, n) => n));
+    expect(b.log.ofType('message')[0]!.from).toBe('a');
+  });
+
+  it('node_lookup_connection: the id connected at a remote address', async () => {
+    const b = await listening({ id: 'b' });
+    const a = client({ id: 'a' });
+    await a.node.connect(b.address);
+    expect(a.node.lookupConnection(b.address)).toBe('b');
+    expect(a.node.lookupConnection('127.0.0.1:1')).toBeUndefined();
+    await b.log.next('connected');
+    const seen = b.node.stats().connections[0]!.remoteAddress;
+    expect(b.node.lookupConnection(seen)).toBe('a');
+  });
+
+  it('node_send_unconnected: sending to an unknown id throws NOT_CONNECTED with the id', () => {
+    const node = makeNode({ nodeId: 'lonely' });
+    const error = thrown(() => node.send('nobody', 1));
+    expectCode(error, 'NOT_CONNECTED');
+    expect((error as NetError).nodeId).toBe('nobody');
+  });
+
+  it('node_listen_fail: listening on a port in use rejects with OPEN_ERROR', async () => {
+    const b = await listening();
+    const other = makeNode({ nodeId: 'other' });
+    expectCode(await rejection(other.listen(b.address)), 'OPEN_ERROR');
+  });
+
+  it('node_connect_fail: connecting to a closed port rejects with CONNECTION_ERROR', async () => {
+    const server: Server = createServer();
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    const { port } = server.address() as { port: number };
+    await new Promise<void>((resolve) => server.close(() => resolve()));
+    const a = client();
+    expectCode(await rejection(a.node.connect(`127.0.0.1:${port}`)), 'CONNECTION_ERROR');
+  });
+
+  it('node_closed_fail: after close, listen, connect, connectRequest and send fail with ALREADY_CLOSED', async () => {
+    const node = makeNode({ nodeId: 'closed' });
+    await node.close();
+    expectCode(await rejection(node.listen('127.0.0.1:0')), 'ALREADY_CLOSED');
+    expectCode(await rejection(node.connect('127.0.0.1:1')), 'ALREADY_CLOSED');
+    expectCode(await rejection(node.connectRequest('127.0.0.1:1')), 'ALREADY_CLOSED');
+    expectCode(
+      thrown(() => node.send('closed', 1)),
+      'ALREADY_CLOSED',
+    );
+  });
+
+  it('stats: totals count every byte both ways, handshake included, with rates and idle times', async () => {
+    const b = await listening({ id: 'b' });
+    const a = client({ id: 'a' });
+    await a.node.connect(b.address);
+    a.node.send('b', 'x'.repeat(1000));
+    await b.log.next('message');
+    const [sent] = a.node.stats().connections;
+    const handshakeBytes = 4; // 92 c0 a1 61 / 92 c0 a1 62
+    expect(sent!.nodeId).toBe('b');
+    expect(sent!.remoteAddress).toBe(b.address);
+    expect(sent!.writeTotal).toBe(handshakeBytes + 1003);
+    expect(sent!.readTotal).toBe(handshakeBytes);
+    expect(sent!.writeRate).toBeGreaterThan(0);
+    expect(sent!.writeIdle).toBeGreaterThanOrEqual(0);
+    const [received] = b.node.stats().connections;
+    expect(received!.readTotal).toBe(handshakeBytes + 1003);
+    expect(received!.readRate).toBeGreaterThan(0);
+  });
+});
+
+describe('Node', () => {
+  it('rejects bad options at once with a TypeError, never touching the caller object', () => {
+    expect(() => new Node({ nodeId: 1, connectionTimeout: 0 })).toThrowError(TypeError);
+    expect(() => new Node({ nodeId: 1, maxDepth: -2 })).toThrowError(TypeError);
+    expect(() => new Node({ nodeId: 1, writeHighWaterMark: 100, maxQueuedBytes: 10 })).toThrowError(TypeError);
+    const options = Object.freeze({ nodeId: 1, linger: 10 });
+    expect(() => new Node(options)).not.toThrow();
+  });
+
+  it('accepts any encodable id, compared by value', async () => {
+    const b = await listening({ id: 'b' });
+    const a = makeNode<string, [number, number]>({ nodeId: [7, 8] });
+    await a.connect(b.address);
+    await b.log.next('connected');
+    expect(b.node.isConnected([7, 8] as unknown as string)).toBeTrue();
+    b.node.send([7, 8] as unknown as string, 'to a fresh array');
+    expect(await a.receive({ timeout: 2000 })).toEqual(jasmine.objectContaining({ type: 'connected' }));
+    expect(await a.receive({ timeout: 2000 })).toEqual({
+      type: 'message',
+      from: 'b' as unknown as [number, number],
+      message: 'to a fresh array',
+    });
+  });
+
+  it('listens on "localhost:0" as one IP address, and on { host, port } and IPv6', async () => {
+    const node = makeNode({ nodeId: 'l' });
+    expect(await node.listen('localhost:0')).toMatch(/^(127\.0\.0\.1|\[::1\]):\d+$/);
+    expect(await node.listen({ host: '127.0.0.1', port: 0 })).toMatch(/^127\.0\.0\.1:\d+$/);
+    const v6 = await node.listen('[::1]:0');
+    expect(v6).toMatch(/^\[::1\]:\d+$/);
+    expect(node.addresses().length).toBe(3);
+    const a = client();
+    expect(await a.node.connect(v6)).toBe('l');
+  });
+
+  it('rejects malformed addresses with OPEN_ERROR or CONNECTION_ERROR, never a synchronous throw', async () => {
+    const node = makeNode({ nodeId: 'x' });
+    expectCode(await rejection(node.listen('nonsense')), 'OPEN_ERROR');
+    expectCode(await rejection(node.listen('127.0.0.1:99999')), 'OPEN_ERROR');
+    expectCode(await rejection(node.connect('no-port')), 'CONNECTION_ERROR');
+    expectCode(await rejection(node.connect({ host: '127.0.0.1', port: -1 })), 'CONNECTION_ERROR');
+  });
+
+  it('changes to initMessage, connectionTimeout and statsHalfLife affect later connections', async () => {
+    const b = await listening({ id: 'b' });
+    const requests: unknown[] = [];
+    b.node.events$.subscribe((e) => {
+      if (e.type === 'connectionRequest') requests.push(e.request.initMessage);
+    });
+    const a = makeNode<unknown, string, string>({ nodeId: 'a', initMessage: 'first' });
+    await a.connect(b.address);
+    a.initMessage = 'second';
+    a.connectionTimeout = 30_000;
+    a.statsHalfLife = 1000;
+    expect([a.initMessage, a.connectionTimeout, a.statsHalfLife]).toEqual(['second', 30_000, 1000]);
+    const c = await listening({ id: 'c' });
+    c.node.events$.subscribe((e) => {
+      if (e.type === 'connectionRequest') requests.push(e.request.initMessage);
+    });
+    await a.connect(c.address);
+    await until(() => requests.length === 2);
+    expect(requests).toEqual(['first', 'second']);
+    expect(() => (a.connectionTimeout = -1)).toThrowError(TypeError);
+    expect(() => (a.initMessage = new Map() as unknown as string)).toThrowMatching((e) => (e as NetError).code === 'SEND_ERROR');
+  });
+
+  it('send throws SEND_ERROR for a value it cannot encode, and the connection stays usable', async () => {
+    const b = await listening({ id: 'b' });
+    const a = client({ id: 'a' });
+    await a.node.connect(b.address);
+    expectCode(
+      thrown(() => a.node.send('b', { f: () => 1 })),
+      'SEND_ERROR',
+    );
+    expectCode(
+      thrown(() => a.node.send('b', 'x'.repeat(17 * 1024 * 1024))),
+      'SEND_ERROR',
+    );
+    a.node.send('b', 'still fine');
+    expect(await b.log.messages(1)).toEqual(['still fine']);
+  });
+
+  it('carries integers beyond 2^53 as bigint, and smaller ones as number', async () => {
+    const b = await listening({ id: 'b' });
+    const a = client({ id: 'a' });
+    await a.node.connect(b.address);
+    a.node.send('b', [2n ** 64n - 1n, 2 ** 40, 5n]);
+    expect(await b.log.messages(1)).toEqual([[2n ** 64n - 1n, 2 ** 40, 5]]);
+  });
+
+  it('self-connect is refused with CONNECTION_ERROR', async () => {
+    const b = await listening({ id: 'b' });
+    expectCode(await rejection(b.node.connect(b.address)), 'CONNECTION_ERROR');
+    expect(b.node.connectionCount).toBe(0);
+  });
+
+  it('connect times out with TIMEOUT when the peer never sends its handshake', async () => {
+    const silent = createServer(() => undefined);
+    await new Promise<void>((resolve) => silent.listen(0, '127.0.0.1', resolve));
+    const { port } = silent.address() as { port: number };
+    const a = client();
+    try {
+      expectCode(await rejection(a.node.connect(`127.0.0.1:${port}`, { timeout: 200 })), 'TIMEOUT');
+    } finally {
+      silent.close();
+    }
+  });
+
+  it('await using closes the node', async () => {
+    let node: Node | undefined;
+    {
+      await using scoped = new Node({ nodeId: 'scoped' });
+      node = scoped;
+      await scoped.listen('127.0.0.1:0');
+    }
+    expect(node.addresses()).toEqual([]);
+    expectCode(
+      thrown(() => node.send('x', 1)),
+      'ALREADY_CLOSED',
+    );
+    await sleep(0);
+  });
+});
