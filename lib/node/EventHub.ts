@@ -1,10 +1,19 @@
 import pTimeout from 'p-timeout';
-import { Observable, take, type SchedulerLike, type Subscriber, type Subscription } from 'rxjs';
+import { Observable, type SchedulerLike, type Subscriber, type Subscription } from 'rxjs';
 import { NetError } from '../errors.js';
 import { schedulerTimers } from '../schedulerTimers.js';
 
 /** Method-shaped (so bivariant in `E`: a node of `Node<M, string>` stays a `Node<unknown, unknown>`). */
 type Interceptor<E> = { check(event: E): boolean }['check'];
+
+/** A `receive()` call waiting for an event. */
+interface Receiver<E> {
+  /** Method-shaped, as {@link Interceptor}: keeps a node's event type covariant. */
+  resolve(event: E): void;
+  /** Has it been handed an event (which a timeout in the same turn must not drop)? */
+  taken: boolean;
+  event: E | undefined;
+}
 
 /**
  * The hot event stream of a node. Events reach every current subscriber;
@@ -29,6 +38,9 @@ export class EventHub<E> {
   private keptCost = 0;
   /** Called first for every event as it is routed; one that returns true consumes it (see {@link intercept}). */
   private interceptors: readonly Interceptor<E>[] = [];
+  /** `receive()` calls waiting, in call order; while there are any, one subscription takes events for them. */
+  private receivers: Receiver<E>[] = [];
+  private receiving: Subscription | undefined;
 
   constructor(
     private readonly bound: number,
@@ -172,35 +184,56 @@ export class EventHub<E> {
 
   /**
    * The next event (a kept one first), as a Promise; `closed` once completed
-   * with nothing kept. With `timeout` (ms, on `scheduler`), rejects with
-   * `TIMEOUT` and takes nothing: the event it did not wait for stays for the
-   * next call.
+   * with nothing kept. Calls made at once take distinct events, in call
+   * order (a queue, as the crate's `receive`). With `timeout` (ms, on
+   * `scheduler`), rejects with `TIMEOUT` and takes nothing: the event it did
+   * not wait for stays for the next call.
    */
   receive(closed: E, timeout: number | undefined, scheduler: SchedulerLike): Promise<E> {
-    const kept = this.take();
-    if (kept !== undefined) return Promise.resolve(kept);
-    let subscription: Subscription | undefined;
-    const next = new Promise<E>((resolve) => {
-      let taken = false;
-      subscription = this.events$.pipe(take(1)).subscribe({
-        next: (event) => {
-          taken = true;
-          resolve(event);
-        },
-        complete: () => {
-          if (!taken) resolve(closed);
-        },
-      });
+    if (this.receivers.length === 0) {
+      const kept = this.take();
+      if (kept !== undefined) return Promise.resolve(kept);
+    }
+    if (this.completed && this.size === 0) return Promise.resolve(closed);
+    let receiver!: Receiver<E>;
+    const next = new Promise<E>((resolve) => (receiver = { resolve, taken: false, event: undefined }));
+    this.receivers.push(receiver);
+    this.receiving ??= this.events$.subscribe({
+      next: (event) => this.handOut(event),
+      complete: () => this.handOut(closed),
     });
     if (timeout === undefined) return next;
     return pTimeout(next, {
       milliseconds: timeout,
       fallback: () => {
-        subscription?.unsubscribe();
+        // The timer and the event in one turn (a virtual scheduler): the event was taken, so it is the answer.
+        if (receiver.taken) return receiver.event as E;
+        this.receivers = this.receivers.filter((r) => r !== receiver);
+        if (this.receivers.length === 0) this.stopReceiving();
         throw new NetError('TIMEOUT', `no event within ${timeout} ms`, { limit: 'timeout', max: timeout });
       },
       customTimers: schedulerTimers(scheduler),
     });
+  }
+
+  /** An event for the receivers: the first waiting one takes it (`closed`: every one does). */
+  private handOut(event: E): void {
+    const completing = this.completed && this.size === 0;
+    const taking = completing ? this.receivers : this.receivers.slice(0, 1);
+    this.receivers = completing ? [] : this.receivers.slice(1);
+    if (this.receivers.length === 0) this.stopReceiving();
+    for (const receiver of taking) {
+      receiver.taken = true;
+      receiver.event = event;
+      receiver.resolve(event);
+    }
+  }
+
+  /** No receiver waits: events are kept again for the next subscriber or call. */
+  private stopReceiving(): void {
+    const receiving = this.receiving;
+    this.receiving = undefined;
+    receiving?.unsubscribe();
   }
 
   /** Takes the next kept event, if any (for `receive()`). */

@@ -92,4 +92,43 @@ describe('EventHub', () => {
     hub.complete();
     expect(await hub.receive('closed', undefined, scheduler)).toBe('closed');
   });
+
+  it('receive() calls made at once take distinct events, in call order; a timed-out one takes none', async () => {
+    const scheduler = new VirtualTimeScheduler();
+    const hub = new EventHub<string>(100, () => undefined);
+    const first = hub.receive('closed', undefined, scheduler);
+    const timedOut = hub.receive('closed', 10, scheduler);
+    const second = hub.receive('closed', undefined, scheduler);
+    const third = hub.receive('closed', 1000, scheduler);
+    scheduler.maxFrames = 10;
+    scheduler.flush(); // the 10 ms timeout passes, the 1000 ms one does not
+    await expectAsync(timedOut).toBeRejectedWith(jasmine.objectContaining({ code: 'TIMEOUT' }));
+    hub.emit('a');
+    hub.emit('b');
+    hub.emit('c');
+    hub.emit('d');
+    expect(await Promise.all([first, second, third])).toEqual(['a', 'b', 'c']);
+    // With no receiver left, the next event is kept for whoever comes next.
+    expect(hub.size).toBe(1);
+    expect(await hub.receive('closed', undefined, scheduler)).toBe('d');
+  });
+
+  it('receive() calls waiting when the stream completes all resolve with closed', async () => {
+    const scheduler = new VirtualTimeScheduler();
+    const hub = new EventHub<string>(100, () => undefined);
+    const waiting = [hub.receive('closed', undefined, scheduler), hub.receive('closed', undefined, scheduler)];
+    hub.emit('last');
+    hub.complete();
+    expect(await Promise.all(waiting)).toEqual(['last', 'closed']);
+  });
+
+  it('a receive() whose timeout fires in the same synchronous flush after its event arrived keeps the event', async () => {
+    const scheduler = new VirtualTimeScheduler();
+    const hub = new EventHub<string>(100, () => undefined);
+    const pending = hub.receive('closed', 5, scheduler);
+    scheduler.schedule(() => hub.emit('in time'), 4); // then the timeout, before any promise callback runs
+    scheduler.flush();
+    expect(await pending).toBe('in time');
+    expect(hub.size).toBe(0);
+  });
 });

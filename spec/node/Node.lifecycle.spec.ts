@@ -61,6 +61,19 @@ describe('Node events$ and receive()', () => {
     expect(await node.receive({ timeout: 1000 })).toEqual({ type: 'message', from: 'me', message: 'later' });
   });
 
+  it('receive() calls made at once over a real connection take distinct messages, in call order', async () => {
+    const b = await listening<number>({ id: 'b' });
+    const a = makeNode<number>({ nodeId: 'a' });
+    await a.connect(b.address);
+    await b.log.next('connected');
+    expect((await a.receive()).type).toBe('connected');
+    const calls = [a.receive(), a.receive({ timeout: 60_000 }), a.receive(), a.receive()];
+    for (let i = 0; i < 5; i++) b.node.send('a', i);
+    const got = await Promise.all(calls);
+    expect(got.map((e) => (e as { message: number }).message)).toEqual([0, 1, 2, 3]);
+    expect(await a.receive({ timeout: 5000 })).toEqual({ type: 'message', from: 'b', message: 4 });
+  });
+
   it('receive() rejects (never throws) a bad timeout', async () => {
     const node = makeNode({ nodeId: 'me' });
     await expectAsync(node.receive({ timeout: -1 })).toBeRejectedWithError(TypeError);
