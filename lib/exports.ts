@@ -3,7 +3,7 @@
 
 // The node (its transports come from lib/platform.ts: TCP, TLS and WebSocket on Node.js, the
 // browser's WebSocket in the browser build)
-export { Node, type NodeConfig, type ConnectOptions, type ReceiveOptions } from './node/Node.js';
+export { Node, type NodeConfig, type ConnectOptions, type ReceiveOptions, type WhenConnectedOptions } from './node/Node.js';
 export type { ConnectionRequest } from './node/ConnectionRequest.js';
 export type { NodeOptions } from './options.js';
 export {

@@ -46,7 +46,7 @@ export class ConnectionBook<M, N, I> {
   readonly registry: Registry<Connection<M, N, I>>;
   /** Connections that failed before they were registered (the node's `failures$`). */
   readonly failures = new Subject<NetError>();
-  /** Connections' ends and the closing, for links (apart from events$, so links never take the user's events). */
+  /** Registrations, connections' ends and the closing, for links and `whenConnected` (apart from events$, so they never take the user's events). */
   readonly lifecycle = new Subject<LifecycleEvent>();
   /** Connections that emitted `connected` and owe one `disconnected`. */
   private readonly announced = new Set<Connection<M, N, I>>();
@@ -183,6 +183,7 @@ export class ConnectionBook<M, N, I> {
       for (const other of this.registry.pendingLosers(connection, this.host.key)) before.push(other.whenEnded());
       if (before.length > 0) connection.follow(before.length === 1 ? before[0]! : Promise.all(before).then(() => undefined));
       this.announced.add(connection);
+      this.lifecycle.next({ type: 'connected', key: connection.key });
       this.host.hub.emit({ type: 'connected', nodeId: connection.nodeId as N });
       return true;
     },

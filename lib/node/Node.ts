@@ -1,11 +1,11 @@
-import { Observable, Subscription, filter, firstValueFrom } from 'rxjs';
+import { Observable, Subscription, filter, firstValueFrom, map, take, throwError, throwIfEmpty, timeout } from 'rxjs';
 import { Encoder } from '../codec/Encoder.js';
 import { ConnectionBook } from './ConnectionBook.js';
 import { connectionParts, handshakeLimits, type ConnectionConfig } from './connectionParts.js';
 import type { ConnectionRequest } from './ConnectionRequest.js';
 import { Deadline } from './Deadline.js';
 import { DEFAULT_CONNECTION_TIMEOUT, DEFAULT_STATS_HALF_LIFE } from '../defaults.js';
-import { NetError, alreadyClosed, endedEarly } from '../errors.js';
+import { NetError, alreadyClosed, describeValue, endedEarly } from '../errors.js';
 import { EventHub } from './EventHub.js';
 import type { NodeEvent } from '../events.js';
 import { nodeIdKey, randomNodeId } from '../nodeId.js';
@@ -27,6 +27,12 @@ export interface NodeConfig<M, N, I> extends NodeOptions<M, N, I> {
 /** Options of `connect` and `connectRequest`. */
 export interface ConnectOptions {
   /** ms for the TCP connect and the handshake together. @default the node's `handshakeTimeout` */
+  readonly timeout?: number;
+}
+
+/** Options of `whenConnected`. */
+export interface WhenConnectedOptions {
+  /** ms to wait; then the promise rejects with `TIMEOUT`. @default the node's `handshakeTimeout` */
   readonly timeout?: number;
 }
 
@@ -183,6 +189,46 @@ export class Node<M = unknown, N = unknown, I = null> implements AsyncDisposable
     return this.book.registry.get(nodeIdKey(id)) !== undefined;
   }
 
+  /**
+   * Resolves once a connection to `id` is registered on this node: at once
+   * if there is one. The side that accepted a connection registers it when
+   * it accepts, which may be after the dialling side's `connect` resolved:
+   * a server that wants to send first waits with this. Rejects with
+   * `TIMEOUT` after `timeout` ms (default `handshakeTimeout`) and with
+   * `ALREADY_CLOSED` when the node is closed or closes meanwhile.
+   */
+  whenConnected(id: N, options: WhenConnectedOptions = {}): Promise<void> {
+    if (this.closing) return Promise.reject(alreadyClosed());
+    let key: string;
+    let ms: number;
+    try {
+      ms = positive('timeout', options.timeout ?? this.options.handshakeTimeout);
+      key = nodeIdKey(id);
+    } catch (error) {
+      return Promise.reject(error as Error);
+    }
+    if (this.book.registry.get(key) !== undefined) return Promise.resolve();
+    return firstValueFrom(
+      this.book.lifecycle.pipe(
+        filter((event) => event.type === 'closing' || (event.type === 'connected' && event.key === key)),
+        take(1),
+        map((event) => {
+          if (event.type === 'closing') throw alreadyClosed();
+        }),
+        throwIfEmpty(() => alreadyClosed()),
+        timeout({
+          first: ms,
+          scheduler: this.options.scheduler,
+          with: () =>
+            throwError(
+              () =>
+                new NetError('TIMEOUT', `no connection to ${describeValue(id)} within ${ms} ms`, { nodeId: id, limit: 'timeout', max: ms }),
+            ),
+        }),
+      ),
+    );
+  }
+
   /** The id connected at that remote address, or `undefined`. */
   lookupConnection(address: Address): N | undefined {
     const { host, port } = parseAddress(address, 'CONNECTION_ERROR');
@@ -272,7 +318,14 @@ export class Node<M = unknown, N = unknown, I = null> implements AsyncDisposable
     return [await this.listen('0.0.0.0:0'), await this.listen('[::]:0')];
   }
 
-  /** Connects, exchanges handshakes, accepts; resolves with the peer's id once it is registered. */
+  /**
+   * Connects, exchanges handshakes, accepts; resolves with the peer's id once
+   * the connection is registered on this node. The peer registers it when it
+   * accepts, which may be later: until then its `send` to this node throws
+   * `NOT_CONNECTED` (it waits with {@link whenConnected}). Rejects with
+   * `CONNECTION_ERROR`, `READ_ERROR` (the peer's handshake is not valid),
+   * `TIMEOUT` or `ALREADY_CLOSED`.
+   */
   async connect(address: Address, options: ConnectOptions = {}): Promise<N> {
     const request = await this.connectRequest(address, options);
     if (!request.accept()) {

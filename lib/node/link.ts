@@ -64,7 +64,7 @@ export interface LinkDisconnected {
 
 /** A registered connection ended (its id key), or the node began to close. Internal to the node. */
 export interface LifecycleEvent {
-  readonly type: 'disconnected' | 'closing';
+  readonly type: 'connected' | 'disconnected' | 'closing';
   readonly key?: string;
   readonly reason?: DisconnectReason;
   readonly error?: NetError;

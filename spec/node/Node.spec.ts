@@ -1,4 +1,5 @@
 import { createServer, type Server } from 'node:net';
+import { VirtualTimeScheduler } from 'rxjs';
 import { Node } from '../../lib/node/Node.js';
 import { NetError } from '../../lib/errors.js';
 import { client, listening, makeNode, sleep, until } from '../helpers/nodes.js';
@@ -274,5 +275,57 @@ describe('Node', () => {
       'ALREADY_CLOSED',
     );
     await sleep(0);
+  });
+});
+
+describe('Node whenConnected()', () => {
+  it('resolves at once when a connection to the id is registered', async () => {
+    const b = await listening({ id: 'b' });
+    const a = makeNode({ nodeId: 'a' });
+    await a.connect(b.address);
+    await expectAsync(a.whenConnected('b', { timeout: 1 })).toBeResolved();
+  });
+
+  it('resolves on the accepting side once it accepts, after the dialler’s connect resolved; send works then', async () => {
+    const b = makeNode<string>({ nodeId: 'b' });
+    b.events$.subscribe((event) => {
+      if (event.type === 'connectionRequest') setTimeout(() => event.request.accept(), 50);
+    });
+    const address = await b.listen('127.0.0.1:0');
+    const a = makeNode<string>({ nodeId: 'a' });
+    await a.connect(address);
+    expect(b.isConnected('a')).toBeFalse(); // the accept is still to come
+    expectCode(
+      thrown(() => b.send('a', 'too soon')),
+      'NOT_CONNECTED',
+    );
+    await b.whenConnected('a');
+    b.send('a', 'first from the server');
+    expect(await a.receive({ timeout: 2000 })).toEqual(jasmine.objectContaining({ type: 'connected' }));
+    expect(await a.receive({ timeout: 2000 })).toEqual({ type: 'message', from: 'b', message: 'first from the server' });
+  });
+
+  it('rejects with TIMEOUT (naming the id) after timeout ms on the node scheduler', async () => {
+    const scheduler = new VirtualTimeScheduler();
+    const node = makeNode({ nodeId: 'alone', scheduler });
+    const waiting = node.whenConnected('nobody', { timeout: 1000 });
+    scheduler.flush();
+    const error = (await rejection(waiting)) as NetError;
+    expectCode(error, 'TIMEOUT');
+    expect(error.nodeId).toBe('nobody');
+    expect(error.message).toContain('"nobody"');
+  });
+
+  it('rejects with ALREADY_CLOSED when the node closes while it waits, or is closed', async () => {
+    const node = makeNode({ nodeId: 'closing' });
+    const waiting = node.whenConnected('nobody', { timeout: 60_000 });
+    await node.close();
+    expectCode(await rejection(waiting), 'ALREADY_CLOSED');
+    expectCode(await rejection(node.whenConnected('nobody')), 'ALREADY_CLOSED');
+  });
+
+  it('rejects (never throws) a bad timeout', async () => {
+    const node = makeNode({ nodeId: 'x' });
+    await expectAsync(node.whenConnected('y', { timeout: 0 })).toBeRejectedWithError(TypeError);
   });
 });
