@@ -1,7 +1,20 @@
-import { Observable, defer, filter, finalize, retry, takeUntil, throwError, timer, type SchedulerLike, type Subscription } from 'rxjs';
+import {
+  EMPTY,
+  Observable,
+  defer,
+  filter,
+  finalize,
+  retry,
+  takeUntil,
+  throwError,
+  timer,
+  type SchedulerLike,
+  type Subscription,
+} from 'rxjs';
 import { NetError, isNetError } from '../errors.js';
 import type { DisconnectReason } from '../events.js';
 import { nodeIdKey } from '../nodeId.js';
+import { formatAddress, parseAddress } from '../transport/address.js';
 
 /** Options of `node.link()`. */
 export interface LinkOptions {
@@ -97,8 +110,37 @@ export function backoffDelay(n: number, options: Required<Omit<LinkOptions, 'max
   return d * (1 - options.jitter * options.random());
 }
 
-/** The links of one node, by address: a second link to an address already linked is refused. */
-const linked = new WeakMap<object, Set<string>>();
+/**
+ * The links of one node: their states by address in normal form (a second
+ * link to an address already linked is refused), so that one unsubscribing
+ * leaves a peer that another link still holds connected.
+ */
+const linked = new WeakMap<object, Map<string, LinkState<unknown>>>();
+
+/**
+ * An address in the form links compare: scheme (`tcp` for a bare
+ * `"host:port"`), host in lower case and in the URL standard's form (so
+ * `[0:0::1]` is `[::1]`), port, and path: `tcp://LocalHost:80` and
+ * `localhost:80` are one. One that does not parse stays as given (its
+ * connect fails with its own error).
+ */
+export function linkKey(address: string): string {
+  let endpoint;
+  try {
+    endpoint = parseAddress(address, 'CONNECTION_ERROR');
+  } catch {
+    return address;
+  }
+  const { scheme, port, path } = endpoint;
+  let host = endpoint.host.toLowerCase();
+  try {
+    const hostname = new URL(`http://${host.includes(':') ? `[${host}]` : host}/`).hostname;
+    host = hostname.startsWith('[') ? hostname.slice(1, -1) : hostname;
+  } catch {
+    // Not a host the URL standard takes: compared as given, in lower case.
+  }
+  return `${scheme}://${formatAddress(host, port)}${path}`;
+}
 
 /** How one session of a link ended when another attempt follows: after `retryIn` ms. */
 class RetryAfter {
@@ -215,15 +257,19 @@ export function link<N>(host: LinkHost<N>, address: string, options: LinkOptions
     });
 
   return defer(() => {
-    const addresses = linked.get(host.owner) ?? new Set<string>();
-    linked.set(host.owner, addresses);
-    if (addresses.has(address)) {
+    // A closed (or closing) node makes no attempt: the link ends as the node's closing ends it.
+    if (host.isClosing()) return EMPTY;
+    const links = linked.get(host.owner) ?? new Map<string, LinkState<unknown>>();
+    linked.set(host.owner, links);
+    const key = linkKey(address);
+    if (links.has(key)) {
+      const form = key === address ? address : `${address} (${key})`;
       return throwError(
-        () => new NetError('CONNECTION_ERROR', `${address} is already linked by this node: one link per address`, { address }),
+        () => new NetError('CONNECTION_ERROR', `${form} is already linked by this node: one link per address`, { address }),
       );
     }
-    addresses.add(address);
     const state: LinkState<N> = { attempt: 0, delays: 0, failedAttempts: 0, current: undefined };
+    links.set(key, state);
     return defer(() => session(state)).pipe(
       retry({
         delay: (signal: unknown) => (signal instanceof RetryAfter ? timer(signal.retryIn, host.scheduler) : throwError(() => signal)),
@@ -231,11 +277,13 @@ export function link<N>(host: LinkHost<N>, address: string, options: LinkOptions
       // The node's closing completes the link, whatever it is doing (connecting, connected, or waiting to retry).
       takeUntil(host.lifecycle$.pipe(filter((event) => event.type === 'closing'))),
       finalize(() => {
-        addresses.delete(address);
+        links.delete(key);
         const { current } = state;
         state.current = undefined;
+        // Another link of this node holds the same peer (through another address): it keeps the connection.
+        const shared = current !== undefined && [...links.values()].some((other) => other.current?.key === current.key);
         // Unsubscribed while connected: close that connection gracefully (the node's own close needs no help).
-        if (current !== undefined && !host.isClosing() && host.isConnected(current.id)) {
+        if (current !== undefined && !shared && !host.isClosing() && host.isConnected(current.id)) {
           void host.disconnect(current.id).catch(() => undefined);
         }
       }),

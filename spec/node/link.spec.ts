@@ -1,7 +1,7 @@
 import { createServer } from 'node:net';
 import type { Subscription } from 'rxjs';
 import type { NetError } from '../../lib/errors.js';
-import { backoffDelay, type LinkEvent } from '../../lib/node/link.js';
+import { backoffDelay, linkKey, type LinkEvent } from '../../lib/node/link.js';
 import { EventLog, client, listening, makeNode, sleep, until } from '../helpers/nodes.js';
 
 /** A free loopback port (bound, then released). */
@@ -132,6 +132,66 @@ describe('link (resilient links)', () => {
     await peer.log.next('connected');
     await node.close();
     expect(completed).toBeTrue();
+  });
+
+  it('compares addresses in a normal form: scheme, host case, IPv6 spelling', () => {
+    expect(linkKey('127.0.0.1:80')).toBe('tcp://127.0.0.1:80/');
+    expect(linkKey('TCP://127.0.0.1:80')).toBe(linkKey('127.0.0.1:80'));
+    expect(linkKey('LocalHost:80')).toBe(linkKey('tcp://localhost:80'));
+    expect(linkKey('[0:0:0:0:0:0:0:1]:80')).toBe(linkKey('tcp://[::1]:80'));
+    expect(linkKey('ws://h:80')).toBe(linkKey('WS://H:80/'));
+    expect(linkKey('ws://h:80/a')).not.toBe(linkKey('ws://h:80/b'));
+    expect(linkKey('tls://h:80')).not.toBe(linkKey('h:80'));
+    expect(linkKey('not an address')).toBe('not an address');
+  });
+
+  it('refuses a second link to one address however it is spelled', async () => {
+    const peer = await listening({ id: 'peer' });
+    const { node } = client({ id: 'linker' });
+    const port = peer.address.split(':')[1]!;
+    subscriptions.push(node.link(`127.0.0.1:${port}`).subscribe());
+    for (const spelling of [`tcp://127.0.0.1:${port}`, `TCP://127.0.0.1:${port}/`]) {
+      let refused: NetError | undefined;
+      node.link(spelling).subscribe({ error: (error: NetError) => (refused = error) });
+      expect(refused?.code).withContext(spelling).toBe('CONNECTION_ERROR');
+      expect(refused?.message).withContext(spelling).toContain('already linked');
+    }
+  });
+
+  it('two links that reach one peer through two addresses share it: unsubscribing one leaves the other connected', async () => {
+    const peer = makeNode({ nodeId: 'peer' });
+    peer.events$.subscribe((event) => event.type === 'connectionRequest' && event.request.accept());
+    const v4 = await peer.listen('127.0.0.1:0');
+    const v6 = await peer.listen('[::1]:0');
+    const peerLog = new EventLog(peer);
+    const { node } = client({ id: 'linker' });
+    const first: LinkEvent<unknown>[] = [];
+    const second: LinkEvent<unknown>[] = [];
+    const one = node.link(v4).subscribe((event) => first.push(event));
+    subscriptions.push(
+      one,
+      node.link(v6).subscribe((event) => second.push(event)),
+    );
+    await until(() => first.some((e) => e.state === 'connected') && second.some((e) => e.state === 'connected'), 5000, 'both connected');
+    one.unsubscribe();
+    await sleep(300);
+    expect(node.isConnected('peer')).toBeTrue();
+    expect(second.map((event) => event.state)).toEqual(['connecting', 'connected']);
+    node.send('peer', 'still here');
+    expect(await peerLog.next('message')).toEqual(jasmine.objectContaining({ from: 'linker', message: 'still here' }));
+  });
+
+  it('on a closed node completes at once, with no attempt', async () => {
+    const peer = await listening({ id: 'peer' });
+    const { node } = client({ id: 'linker' });
+    await node.close();
+    const events: LinkEvent<unknown>[] = [];
+    let completed = false;
+    node.link(peer.address).subscribe({ next: (event) => events.push(event), complete: () => (completed = true) });
+    expect(completed).toBeTrue();
+    expect(events).toEqual([]);
+    await sleep(100);
+    expect(peer.node.connectionCount).toBe(0);
   });
 
   it('unsubscribed while its attempt is in flight: the connection that attempt makes is closed, not kept', async () => {
