@@ -38,6 +38,8 @@ Runs a node listening on ADDRESS ("host:port", "[v6]:port", "tls://host:port"; d
 Prints every event as one JSON line on stdout. Reads lines on stdin:
   {"to": ID, "message": VALUE}   sends VALUE to ID
   VALUE                          sends VALUE to the only connected peer
+A line is JSON, or a plain word or phrase (hello world), sent as a string, as in arguments; a line that
+looks like JSON but is not valid JSON ({bad) is not sent (a note on stderr says why).
 With --accept prompt, the line after a connection request answers it: y (or yes) accepts, n (or no) rejects
 and prints a "rejected" line, anything else asks again. With --accept none, each request is rejected so.
 Binary shows as {"$base64": "..."}, 64-bit integers beyond 2^53 as {"$bigint": "..."}; both are read back.

@@ -8,7 +8,7 @@ import type { ConnectionRequest } from '../node/ConnectionRequest.js';
 import { certificateId } from '../certificateId.js';
 import { NetError } from '../errors.js';
 import type { NodeTlsOptions } from '../transport/tls.js';
-import { fromJson, line } from './json.js';
+import { NotJsonError, line, parseArgument } from './json.js';
 
 /** Who a node is: its id, init message and TLS settings. */
 export interface NodeIdentity {
@@ -91,7 +91,8 @@ export async function session(mode: 'listen' | 'connect', address: string, optio
   let inputEnded = false;
   const sendLine = (text: string): void => {
     try {
-      const parsed = fromJson(JSON.parse(text));
+      // As on the command line: JSON, or a bare word or phrase as a string.
+      const parsed = parseArgument(text, 'the line', '', JSON.stringify);
       const peers = node.stats().connections.map((c) => c.nodeId);
       if (parsed !== null && typeof parsed === 'object' && !Array.isArray(parsed) && 'to' in parsed && 'message' in parsed) {
         const { to, message } = parsed;
@@ -101,7 +102,7 @@ export async function session(mode: 'listen' | 'connect', address: string, optio
         warn(`not sent: ${peers.length === 0 ? 'no peer is connected' : 'several peers are connected; write {"to": ID, "message": ...}'}`);
     } catch (error) {
       warn(
-        `not sent: ${error instanceof SyntaxError ? `not JSON (${error.message})` : error instanceof NetError ? `${error.code}: ${error.message}` : String(error)}`,
+        `not sent: ${error instanceof NotJsonError ? error.message : error instanceof NetError ? `${error.code}: ${error.message}` : String(error)}`,
       );
     }
   };

@@ -231,6 +231,25 @@ describe('msgpacknet (the executable)', () => {
     expect(await client.exited).toBe(0);
   });
 
+  it('stdin lines read as arguments do: JSON, or a bare word or phrase as a string; a JSON typo is not sent, and says why', async () => {
+    const server = cli('listen', '--id', 'server');
+    const { address } = await server.line(event('listening'));
+    const client = cli('connect', address as string, '--id', 'client');
+    await client.line(event('connected'));
+    await server.line(event('connected'));
+    client.type('hello world');
+    client.type('{bad');
+    client.type('671e80ab');
+    client.type('{"to": "server", "message": [1, "two"]}');
+    await server.line((line) => line.event === 'message' && Array.isArray(line.message));
+    expect(server.lines.filter(event('message')).map((line) => line.message)).toEqual(['hello world', '671e80ab', [1, 'two']]);
+    expect(client.stderr).toBe(
+      `msgpacknet: not sent: the line: "{bad" is not valid JSON (${jsonError('{bad')}); to pass it as a string, write it as a JSON string: "{bad"\n`,
+    );
+    server.type('back again');
+    expect((await client.line(event('message'))).message).toBe('back again');
+  });
+
   it('send: connects, sends, flushes and exits 0; the listener prints each message', async () => {
     const server = cli('listen', '--id', 'server');
     const { address } = await server.line(event('listening'));
