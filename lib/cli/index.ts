@@ -35,7 +35,10 @@ Run "msgpacknet <command> --help" for a command's options. --verbose shows stack
   listen: `usage: msgpacknet listen [ADDRESS] [--id ID] [--init JSON] [--accept all|none|prompt] [TLS options]
 
 Runs a node listening on ADDRESS ("host:port", "[v6]:port", "tls://host:port"; default 127.0.0.1:0) until Ctrl-C.
-Prints every event as one JSON line on stdout. Reads lines on stdin:
+Prints every event as one JSON line on stdout, and every connection that failed before it was registered
+(a refused TLS client, plain TCP to a TLS port, a bad handshake) as one JSON line on stderr:
+  {"event":"failure","error":CODE,"detail":"...","address":"host:port"}
+Reads lines on stdin:
   {"to": ID, "message": VALUE}   sends VALUE to ID
   VALUE                          sends VALUE to the only connected peer
 A line is JSON, or a plain word or phrase (hello world), sent as a string, as in arguments; a line that
@@ -251,6 +254,7 @@ async function main(argv: string[]): Promise<number> {
         accept,
         print,
         warn,
+        report: (text: string) => void process.stderr.write(`${text}\n`),
       } as const;
       await talkingTo(address, () => session(command, address, options));
       return 0;

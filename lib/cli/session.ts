@@ -24,14 +24,18 @@ export interface SessionOptions extends NodeIdentity {
   readonly accept: 'all' | 'none' | 'prompt';
   /** connect: keep the connection with `node.link()` (reconnect with backoff), up to this longest delay (ms). */
   readonly retry?: { readonly maxDelay?: number };
+  /** One line on stdout (an event). */
   readonly print: (text: string) => void;
+  /** A note for the person at the terminal, on stderr. */
   readonly warn: (text: string) => void;
+  /** One JSON line on stderr (listen: a connection that failed before it was registered). */
+  readonly report: (text: string) => void;
 }
 
 /** Runs a node until SIGINT/SIGTERM (listen) or until its connection ends (connect). */
 export async function session(mode: 'listen' | 'connect', address: string, options: SessionOptions): Promise<void> {
   const node = new Node<unknown, unknown, unknown>(nodeOptions(options));
-  const { print, warn } = options;
+  const { print, warn, report } = options;
   const prompts: ConnectionRequest[] = [];
   let done: () => void = () => undefined;
   const finished = new Promise<void>((resolve) => (done = resolve));
@@ -82,6 +86,10 @@ export async function session(mode: 'listen' | 'connect', address: string, optio
         break;
     }
   });
+
+  // Connections that fail before they are registered (a refused TLS client, plain TCP to a TLS port, a
+  // bad handshake) are no events; listen shows each on stderr. connect's own failures reach it otherwise.
+  if (mode === 'listen') node.failures$.subscribe((error) => report(line(failureLine(error))));
 
   // In connect mode, lines read before the connection is up wait for it, then go in order.
   let connected = mode === 'listen';
@@ -206,6 +214,18 @@ export async function session(mode: 'listen' | 'connect', address: string, optio
     process.off('SIGTERM', stop);
     await node.close();
   }
+}
+
+/** A failure on `failures$` as a JSON object: its code, its message and its context. */
+function failureLine(error: NetError): Record<string, unknown> {
+  return {
+    event: 'failure',
+    error: error.code,
+    detail: error.message,
+    ...(error.address === undefined ? {} : { address: error.address }),
+    ...('nodeId' in error ? { nodeId: error.nodeId } : {}),
+    ...(error.limit === undefined ? {} : { limit: error.limit }),
+  };
 }
 
 function nodeOptions(identity: NodeIdentity): NodeConfig<unknown, unknown, unknown> {

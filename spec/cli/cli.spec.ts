@@ -250,6 +250,34 @@ describe('msgpacknet (the executable)', () => {
     expect((await client.line(event('message'))).message).toBe('back again');
   });
 
+  it('listen prints each connection that failed before it was registered as a JSON line on stderr: plain TCP to tls://, a refused TLS client', async () => {
+    const [serverKey, clientKey] = [await keygen(), await keygen()];
+    const server = cli('listen', 'tls://127.0.0.1:0', ...serverKey.flags, '--tls-ca', join(clientKey.dir, 'node.crt'));
+    const { address } = await server.line(event('listening'));
+    const port = (address as string).replace('tls://', '');
+    const failures = (): Record<string, unknown>[] =>
+      server.stderr
+        .split('\n')
+        .filter((text) => text !== '')
+        .map((text) => JSON.parse(text) as Record<string, unknown>);
+
+    // Plain TCP to the TLS port.
+    expect((await run('send', port, '1', '--timeout', '2000')).code).toBe(1);
+    await server.until(() => (failures().length >= 1 ? true : undefined), 8000, 'a failure line');
+    // A client with no certificate, where the listener asks for one signed by --tls-ca.
+    expect((await run('send', address as string, '1', '--tls-ca', join(serverKey.dir, 'node.crt'))).code).toBe(1);
+    await server.until(() => (failures().length >= 2 ? true : undefined), 8000, 'a second failure line');
+    for (const failure of failures()) {
+      expect(failure).toEqual({
+        event: 'failure',
+        error: 'CONNECTION_ERROR',
+        detail: jasmine.stringMatching(/TLS handshake/),
+        address: jasmine.stringMatching(/^127\.0\.0\.1:\d+$/),
+      });
+    }
+    expect(server.lines.filter(event('connectionRequest'))).toEqual([]);
+  });
+
   it('send: connects, sends, flushes and exits 0; the listener prints each message', async () => {
     const server = cli('listen', '--id', 'server');
     const { address } = await server.line(event('listening'));
