@@ -61,7 +61,8 @@ after every line was sent and the connection was closed gracefully (printf '"a"\
 
   --retry        keep the connection: when it cannot be made or is lost, try again with exponential
                  backoff and jitter (100 ms, doubling, up to --max-delay), printing each step as
-                 {"event":"link","state":"connecting"|"connected"|"disconnected",...}; outlives a
+                 {"event":"link","state":"connecting"|"connected"|"disconnected",...} (a loss or failed attempt
+                 with its error code and message: "error":CODE,"detail":"..."); outlives a
                  server restart. Lines read while it is down wait for it; a line sent just before a loss
                  may be lost with the connection (the wire has no acknowledgement). Runs until Ctrl-C,
                  or until stdin ends (then as above)

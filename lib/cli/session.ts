@@ -182,7 +182,7 @@ export async function session(mode: 'listen' | 'connect', address: string, optio
                   state: 'disconnected',
                   reason,
                   retryIn: Math.round(retryIn),
-                  ...(error ? { error: error.code } : {}),
+                  ...(error ? { error: error.code, detail: error.message } : {}),
                 }),
               );
               return;

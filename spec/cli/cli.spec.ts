@@ -414,6 +414,22 @@ describe('msgpacknet (the executable)', () => {
     expect(client.lines.filter((line) => line.event === 'link' && line.state === 'connecting').length).toBeGreaterThanOrEqual(3);
   });
 
+  it('connect --retry: a failed attempt prints its error code and its message', async () => {
+    const port = await new Promise<number>((resolve) => {
+      const probe = createServer().listen(0, '127.0.0.1', () => {
+        const { port: free } = probe.address() as { port: number };
+        probe.close(() => resolve(free));
+      });
+    });
+    const client = cli('connect', `127.0.0.1:${port}`, '--retry', '--max-delay', '400');
+    const failed = await client.line((line) => line.event === 'link' && line.state === 'disconnected');
+    expect(failed).toEqual(
+      jasmine.objectContaining({ error: 'CONNECTION_ERROR', detail: jasmine.stringMatching(`127\\.0\\.0\\.1:${port}`) }),
+    );
+    client.child.kill('SIGTERM');
+    expect(await client.exited).toBe(0);
+  });
+
   it('--retry and --max-delay: usage errors where they do not apply (exit 2)', async () => {
     expect((await run('listen', '--retry')).code).toBe(2);
     const lonely = await run('connect', '127.0.0.1:1', '--max-delay', '100');
