@@ -36,6 +36,8 @@ export interface SessionOptions extends NodeIdentity {
 export async function session(mode: 'listen' | 'connect', address: string, options: SessionOptions): Promise<void> {
   const node = new Node<unknown, unknown, unknown>(nodeOptions(options));
   const { print, warn, report } = options;
+  // A listen that fails (a busy port) says only its error: no closing/closed lines for a node that never ran.
+  let quiet = false;
   const prompts: ConnectionRequest[] = [];
   let done: () => void = () => undefined;
   const finished = new Promise<void>((resolve) => (done = resolve));
@@ -82,7 +84,7 @@ export async function session(mode: 'listen' | 'connect', address: string, optio
         break;
       case 'closing':
       case 'closed':
-        print(line({ event: event.type }));
+        if (!quiet) print(line({ event: event.type }));
         break;
     }
   });
@@ -165,8 +167,13 @@ export async function session(mode: 'listen' | 'connect', address: string, optio
   process.once('SIGINT', stop);
   process.once('SIGTERM', stop);
   try {
-    if (mode === 'listen') print(line({ event: 'listening', address: await node.listen(address), nodeId: node.nodeId }));
-    else print(line({ event: 'connecting', address, nodeId: node.nodeId }));
+    if (mode === 'listen') {
+      const bound = await node.listen(address).catch((error: unknown) => {
+        quiet = true;
+        throw error;
+      });
+      print(line({ event: 'listening', address: bound, nodeId: node.nodeId }));
+    } else print(line({ event: 'connecting', address, nodeId: node.nodeId }));
     if (mode === 'connect' && options.retry) {
       // --retry: the link reconnects with backoff; lines read while it is down wait for it (the library never queues).
       linkSubscription = node

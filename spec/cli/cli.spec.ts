@@ -518,6 +518,8 @@ describe('msgpacknet (the executable)', () => {
     try {
       const result = await run('listen', `127.0.0.1:${port}`);
       expect(result.code).toBe(1);
+      // The node never ran: no closing/closed lines before the error.
+      expect(result.stdout).toBe('');
       expect(result.stderr.trim().split('\n').length).toBe(1);
       expect(result.stderr).toMatch(/^msgpacknet: error: OPEN_ERROR: cannot listen on 127\.0\.0\.1:\d+/);
       expect(result.stderr).not.toContain('    at ');
