@@ -10,7 +10,7 @@ import { NotJsonError, parseArgument } from './json.js';
 import { idOfCertificate, KEYGEN_DAYS, keygen, readTlsFlags, type TlsFlags } from './keygen.js';
 import { sendOnce, session } from './session.js';
 
-const TLS_HELP = `TLS (addresses tls://host:port):
+const TLS_HELP = `TLS (addresses tls://host:port and wss://host:port/path):
   --tls-key FILE       this node's private key (PEM), e.g. node.key from "msgpacknet keygen"
   --tls-cert FILE      this node's certificate (PEM), e.g. node.crt; needed to listen on tls://
   --tls-ca FILE        trust only the CA or self-signed certificates in FILE (PEM; may be repeated)
@@ -31,10 +31,14 @@ commands:
   demo [--seconds N]        a few nodes in a mesh on loopback, with a live view
   keygen [--out DIR]        make a key and a self-signed certificate for TLS; prints its node id
 
+ADDRESS is host:port or [v6]:port (TCP), or a URL: tcp://host:port, tls://host:port,
+ws://host:port/path or wss://host:port/path (WebSocket; the path is optional, default /).
+
 Run "msgpacknet <command> --help" for a command's options. --verbose shows stack traces; --version the version.`,
   listen: `usage: msgpacknet listen [ADDRESS] [--id ID] [--init JSON] [--accept all|none|prompt] [TLS options]
 
-Runs a node listening on ADDRESS ("host:port", "[v6]:port", "tls://host:port"; default 127.0.0.1:0) until Ctrl-C.
+Runs a node listening on ADDRESS until Ctrl-C: "host:port", "[v6]:port" (default 127.0.0.1:0), or a URL:
+"tcp://host:port", "tls://host:port", "ws://host:port/path", "wss://host:port/path" (the path is optional).
 Prints every event as one JSON line on stdout, and every connection that failed before it was registered
 (a refused TLS client, plain TCP to a TLS port, a bad handshake) as one JSON line on stderr:
   {"event":"failure","error":CODE,"detail":"...","address":"host:port"}
@@ -55,9 +59,10 @@ Binary shows as {"$base64": "..."}, 64-bit integers beyond 2^53 as {"$bigint": "
 ${TLS_HELP}`,
   connect: `usage: msgpacknet connect ADDRESS [--retry [--max-delay MS]] [--id ID] [--init JSON] [TLS options]
 
-Runs a node connected to ADDRESS; events and stdin as for "listen". Lines read before the connection
-is up wait for it, then are sent in order. Exits 0 when the connection ends, or when stdin ends: then
-after every line was sent and the connection was closed gracefully (printf '"a"\n"b"\n' | msgpacknet connect ...).
+Runs a node connected to ADDRESS (as for "listen": host:port, tcp://, tls://, ws:// or wss:// URLs);
+events and stdin as for "listen". Lines read before the connection is up wait for it, then are sent in
+order. Exits 0 when the connection ends, or when stdin ends: then after every line was sent and the
+connection was closed gracefully (printf '"a"\\n"b"\\n' | msgpacknet connect ...).
 
   --retry        keep the connection: when it cannot be made or is lost, try again with exponential
                  backoff and jitter (100 ms, doubling, up to --max-delay), printing each step as
@@ -76,12 +81,13 @@ after every line was sent and the connection was closed gracefully (printf '"a"\
 ${TLS_HELP}`,
   send: `usage: msgpacknet send ADDRESS JSON... [--string] [--wait MS] [--id ID] [--init JSON] [TLS options]
 
-Connects to ADDRESS, sends each value as one message, waits --wait ms, closes gracefully and exits 0,
-printing "sent N messages to ID" on stderr. The wire has no acknowledgement, so "sent" means: the
-handshakes were exchanged, every message was written, the peer did not close or reset the connection
-within --wait ms, and it closed its side only after ours (our FIN, then its FIN). A peer that closes
-first (a listener that rejects the connection: --accept none, or a prompt answered n) has not taken
-them: that is "not delivered" on stderr and exit 1, as is a peer that does not close within 5 s of us.
+Connects to ADDRESS (as for "listen": host:port, tcp://, tls://, ws:// or wss:// URLs), sends each value
+as one message, waits --wait ms, closes gracefully and exits 0, printing "sent N messages to ID" on
+stderr. The wire has no acknowledgement, so "sent" means: the handshakes were exchanged, every message
+was written, the peer did not close or reset the connection within --wait ms, and it closed its side
+only after ours (our FIN, then its FIN). A peer that closes first (a listener that rejects the
+connection: --accept none, or a prompt answered n) has not taken them: that is "not delivered" on
+stderr and exit 1, as is a peer that does not close within 5 s of us.
 
 A value is JSON ({"a":1}, 42, '"text"'); a plain word or phrase (hello world) is a string. Text that
 looks like JSON but is not valid JSON ('{bad json') is a usage error (exit 2), not a string.

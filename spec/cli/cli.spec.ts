@@ -104,6 +104,16 @@ describe('msgpacknet (the executable)', () => {
     expect(execFileSync(process.execPath, [CLI, 'keygen', '--help'], { encoding: 'utf8' })).toContain('--force');
   });
 
+  it('--help names every address form, ws:// and wss:// too, and its printf example is one line that works', () => {
+    const help = (...args: string[]): string => execFileSync(process.execPath, [CLI, ...args, '--help'], { encoding: 'utf8' });
+    for (const text of [help(), help('listen'), help('connect'), help('send')]) {
+      for (const scheme of ['tcp://', 'tls://', 'ws://', 'wss://']) expect(text).toContain(scheme);
+    }
+    // The example as typed in a shell: printf turns its \n into the line ends.
+    expect(help('connect')).toContain(`(printf '"a"\\n"b"\\n' | msgpacknet connect ...)`);
+    expect(help('listen')).toContain('{"event":"failure","error":CODE');
+  });
+
   it('keygen: writes node.key (0600) and a self-signed P-256 node.crt into --out and prints their node id', async () => {
     const dir = join(tempDir(), 'new-folder');
     const result = await run('keygen', '--out', dir);
