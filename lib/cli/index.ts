@@ -12,12 +12,13 @@ import { sendOnce, session } from './session.js';
 
 const TLS_HELP = `TLS (addresses tls://host:port and wss://host:port/path):
   --tls-key FILE       this node's private key (PEM), e.g. node.key from "msgpacknet keygen"
-  --tls-cert FILE      this node's certificate (PEM), e.g. node.crt; needed to listen on tls://
+  --tls-cert FILE      this node's certificate (PEM), e.g. node.crt; needed to listen on tls:// or wss://
   --tls-ca FILE        trust only the CA or self-signed certificates in FILE (PEM; may be repeated)
   --authenticate-ids   key-bound node ids: this node's id is the certificate's id (the SHA-256 of its
-                       public key; --id, if given, must equal it), it uses tls:// only, and every peer
-                       must present a certificate whose id is the node id it claims. Needs --tls-key
-                       and --tls-cert. Without --tls-ca, self-signed peers are fine (the id is the trust)`;
+                       public key; --id, if given, must equal it), it uses tls:// or wss:// only, and
+                       every peer must present a certificate whose id is the node id it claims. Needs
+                       --tls-key and --tls-cert. Without --tls-ca, self-signed peers are fine (the id
+                       is the trust)`;
 
 const HELP: Record<string, string> = {
   main: `msgpacknet: MessagePack messages between nodes, addressed by node id

@@ -187,6 +187,24 @@ describe('msgpacknet (the executable)', () => {
     expect((await server.line(event('disconnected'))).nodeId).toBe(clientKey.nodeId);
   });
 
+  it('listen, connect and send over ws:// and wss:// (with the TLS flags): the address keeps its scheme and path', async () => {
+    const server = cli('listen', 'ws://127.0.0.1:0/mpn', '--id', 'server');
+    const listening = await server.line(event('listening'));
+    expect(listening.address).toMatch(/^ws:\/\/127\.0\.0\.1:\d+\/mpn$/);
+    const client = cli('connect', listening.address as string, '--id', 'client');
+    await client.line(event('connected'));
+    client.type('over ws');
+    expect(await server.line(event('message'))).toEqual(jasmine.objectContaining({ from: 'client', message: 'over ws' }));
+
+    const [serverKey, clientKey] = [await keygen(), await keygen()];
+    const secure = cli('listen', 'wss://127.0.0.1:0', ...serverKey.flags, '--authenticate-ids');
+    const { address } = await secure.line(event('listening'));
+    expect(address).toMatch(/^wss:\/\/127\.0\.0\.1:\d+/);
+    const sent = await run('send', address as string, '"over wss"', ...clientKey.flags, '--authenticate-ids');
+    expect(sent.code).withContext(sent.stderr).toBe(0);
+    expect(await secure.line(event('message'))).toEqual(jasmine.objectContaining({ from: clientKey.nodeId, message: 'over wss' }));
+  });
+
   it('send over tls://: --authenticate-ids, or --tls-ca to trust a self-signed listener; without either it is refused', async () => {
     const [serverKey, clientKey] = [await keygen(), await keygen()];
     const server = cli('listen', 'tls://127.0.0.1:0', ...serverKey.flags, '--id', 'server', '--tls-ca', join(clientKey.dir, 'node.crt'));
