@@ -10,14 +10,15 @@ import { NotJsonError, parseArgument } from './json.js';
 import { idOfCertificate, KEYGEN_DAYS, keygen, readTlsFlags, type TlsFlags } from './keygen.js';
 import { sendOnce, session } from './session.js';
 
-const TLS_HELP = `TLS (addresses tls://host:port):
+const TLS_HELP = `TLS (addresses tls://host:port and wss://host:port/path):
   --tls-key FILE       this node's private key (PEM), e.g. node.key from "msgpacknet keygen"
-  --tls-cert FILE      this node's certificate (PEM), e.g. node.crt; needed to listen on tls://
+  --tls-cert FILE      this node's certificate (PEM), e.g. node.crt; needed to listen on tls:// or wss://
   --tls-ca FILE        trust only the CA or self-signed certificates in FILE (PEM; may be repeated)
   --authenticate-ids   key-bound node ids: this node's id is the certificate's id (the SHA-256 of its
-                       public key; --id, if given, must equal it), it uses tls:// only, and every peer
-                       must present a certificate whose id is the node id it claims. Needs --tls-key
-                       and --tls-cert. Without --tls-ca, self-signed peers are fine (the id is the trust)`;
+                       public key; --id, if given, must equal it), it uses tls:// or wss:// only, and
+                       every peer must present a certificate whose id is the node id it claims. Needs
+                       --tls-key and --tls-cert. Without --tls-ca, self-signed peers are fine (the id
+                       is the trust)`;
 
 const HELP: Record<string, string> = {
   main: `msgpacknet: MessagePack messages between nodes, addressed by node id
@@ -31,13 +32,22 @@ commands:
   demo [--seconds N]        a few nodes in a mesh on loopback, with a live view
   keygen [--out DIR]        make a key and a self-signed certificate for TLS; prints its node id
 
+ADDRESS is host:port or [v6]:port (TCP), or a URL: tcp://host:port, tls://host:port,
+ws://host:port/path or wss://host:port/path (WebSocket; the path is optional, default /).
+
 Run "msgpacknet <command> --help" for a command's options. --verbose shows stack traces; --version the version.`,
   listen: `usage: msgpacknet listen [ADDRESS] [--id ID] [--init JSON] [--accept all|none|prompt] [TLS options]
 
-Runs a node listening on ADDRESS ("host:port", "[v6]:port", "tls://host:port"; default 127.0.0.1:0) until Ctrl-C.
-Prints every event as one JSON line on stdout. Reads lines on stdin:
+Runs a node listening on ADDRESS until Ctrl-C: "host:port", "[v6]:port" (default 127.0.0.1:0), or a URL:
+"tcp://host:port", "tls://host:port", "ws://host:port/path", "wss://host:port/path" (the path is optional).
+Prints every event as one JSON line on stdout, and every connection that failed before it was registered
+(a refused TLS client, plain TCP to a TLS port, a bad handshake) as one JSON line on stderr:
+  {"event":"failure","error":CODE,"detail":"...","address":"host:port"}
+Reads lines on stdin:
   {"to": ID, "message": VALUE}   sends VALUE to ID
   VALUE                          sends VALUE to the only connected peer
+A line is JSON, or a plain word or phrase (hello world), sent as a string, as in arguments; a line that
+looks like JSON but is not valid JSON ({bad) is not sent (a note on stderr says why).
 With --accept prompt, the line after a connection request answers it: y (or yes) accepts, n (or no) rejects
 and prints a "rejected" line, anything else asks again. With --accept none, each request is rejected so.
 Binary shows as {"$base64": "..."}, 64-bit integers beyond 2^53 as {"$bigint": "..."}; both are read back.
@@ -50,13 +60,15 @@ Binary shows as {"$base64": "..."}, 64-bit integers beyond 2^53 as {"$bigint": "
 ${TLS_HELP}`,
   connect: `usage: msgpacknet connect ADDRESS [--retry [--max-delay MS]] [--id ID] [--init JSON] [TLS options]
 
-Runs a node connected to ADDRESS; events and stdin as for "listen". Lines read before the connection
-is up wait for it, then are sent in order. Exits 0 when the connection ends, or when stdin ends: then
-after every line was sent and the connection was closed gracefully (printf '"a"\n"b"\n' | msgpacknet connect ...).
+Runs a node connected to ADDRESS (as for "listen": host:port, tcp://, tls://, ws:// or wss:// URLs);
+events and stdin as for "listen". Lines read before the connection is up wait for it, then are sent in
+order. Exits 0 when the connection ends, or when stdin ends: then after every line was sent and the
+connection was closed gracefully (printf '"a"\\n"b"\\n' | msgpacknet connect ...).
 
   --retry        keep the connection: when it cannot be made or is lost, try again with exponential
                  backoff and jitter (100 ms, doubling, up to --max-delay), printing each step as
-                 {"event":"link","state":"connecting"|"connected"|"disconnected",...}; outlives a
+                 {"event":"link","state":"connecting"|"connected"|"disconnected",...} (a loss or failed attempt
+                 with its error code and message: "error":CODE,"detail":"..."); outlives a
                  server restart. Lines read while it is down wait for it; a line sent just before a loss
                  may be lost with the connection (the wire has no acknowledgement). Runs until Ctrl-C,
                  or until stdin ends (then as above)
@@ -70,12 +82,13 @@ after every line was sent and the connection was closed gracefully (printf '"a"\
 ${TLS_HELP}`,
   send: `usage: msgpacknet send ADDRESS JSON... [--string] [--wait MS] [--id ID] [--init JSON] [TLS options]
 
-Connects to ADDRESS, sends each value as one message, waits --wait ms, closes gracefully and exits 0,
-printing "sent N messages to ID" on stderr. The wire has no acknowledgement, so "sent" means: the
-handshakes were exchanged, every message was written, the peer did not close or reset the connection
-within --wait ms, and it closed its side only after ours (our FIN, then its FIN). A peer that closes
-first (a listener that rejects the connection: --accept none, or a prompt answered n) has not taken
-them: that is "not delivered" on stderr and exit 1, as is a peer that does not close within 5 s of us.
+Connects to ADDRESS (as for "listen": host:port, tcp://, tls://, ws:// or wss:// URLs), sends each value
+as one message, waits --wait ms, closes gracefully and exits 0, printing "sent N messages to ID" on
+stderr. The wire has no acknowledgement, so "sent" means: the handshakes were exchanged, every message
+was written, the peer did not close or reset the connection within --wait ms, and it closed its side
+only after ours (our FIN, then its FIN). A peer that closes first (a listener that rejects the
+connection: --accept none, or a prompt answered n) has not taken them: that is "not delivered" on
+stderr and exit 1, as is a peer that does not close within 5 s of us.
 
 A value is JSON ({"a":1}, 42, '"text"'); a plain word or phrase (hello world) is a string. Text that
 looks like JSON but is not valid JSON ('{bad json') is a usage error (exit 2), not a string.
@@ -249,6 +262,7 @@ async function main(argv: string[]): Promise<number> {
         accept,
         print,
         warn,
+        report: (text: string) => void process.stderr.write(`${text}\n`),
       } as const;
       await talkingTo(address, () => session(command, address, options));
       return 0;

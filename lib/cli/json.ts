@@ -64,7 +64,8 @@ export function shellJsonString(text: string): string {
 }
 
 /**
- * An id, init message or `send` message given on the command line. Valid JSON is that value
+ * An id, init message or `send` message given on the command line, or a line read on stdin by
+ * `listen` and `connect`. Valid JSON is that value
  * (e.g. `[1,2]`, `42`, `"text"`). Anything else is taken as a string only when it cannot have
  * been meant as JSON: a word or phrase such as `server`, `hello world` or a hex id. Text that
  * starts like JSON (`{ [ " '`), ends like it (`} ] "`), is made of a number's characters
@@ -73,15 +74,16 @@ export function shellJsonString(text: string): string {
  *
  * @param what names the value in the error, e.g. `--id` or `message 2`.
  * @param hint how else to pass a string, appended to the error.
+ * @param quote how to write `text` as a JSON string in the error: for a shell (the default), or as typed on stdin.
  */
-export function parseArgument(text: string, what: string, hint = ''): unknown {
+export function parseArgument(text: string, what: string, hint = '', quote: (text: string) => string = shellJsonString): unknown {
   try {
     return fromJson(JSON.parse(text));
   } catch (error) {
     if (!looksLikeJson(text)) return text;
     const why = error instanceof Error ? error.message : String(error);
     throw new NotJsonError(
-      `${what}: ${JSON.stringify(text)} is not valid JSON (${why}); to pass it as a string, write it as a JSON string: ${shellJsonString(text)}${hint}`,
+      `${what}: ${JSON.stringify(text)} is not valid JSON (${why}); to pass it as a string, write it as a JSON string: ${quote(text)}${hint}`,
     );
   }
 }

@@ -8,7 +8,7 @@ import type { ConnectionRequest } from '../node/ConnectionRequest.js';
 import { certificateId } from '../certificateId.js';
 import { NetError } from '../errors.js';
 import type { NodeTlsOptions } from '../transport/tls.js';
-import { fromJson, line } from './json.js';
+import { NotJsonError, line, parseArgument } from './json.js';
 
 /** Who a node is: its id, init message and TLS settings. */
 export interface NodeIdentity {
@@ -24,14 +24,20 @@ export interface SessionOptions extends NodeIdentity {
   readonly accept: 'all' | 'none' | 'prompt';
   /** connect: keep the connection with `node.link()` (reconnect with backoff), up to this longest delay (ms). */
   readonly retry?: { readonly maxDelay?: number };
+  /** One line on stdout (an event). */
   readonly print: (text: string) => void;
+  /** A note for the person at the terminal, on stderr. */
   readonly warn: (text: string) => void;
+  /** One JSON line on stderr (listen: a connection that failed before it was registered). */
+  readonly report: (text: string) => void;
 }
 
 /** Runs a node until SIGINT/SIGTERM (listen) or until its connection ends (connect). */
 export async function session(mode: 'listen' | 'connect', address: string, options: SessionOptions): Promise<void> {
   const node = new Node<unknown, unknown, unknown>(nodeOptions(options));
-  const { print, warn } = options;
+  const { print, warn, report } = options;
+  // A listen that fails (a busy port) says only its error: no closing/closed lines for a node that never ran.
+  let quiet = false;
   const prompts: ConnectionRequest[] = [];
   let done: () => void = () => undefined;
   const finished = new Promise<void>((resolve) => (done = resolve));
@@ -78,10 +84,14 @@ export async function session(mode: 'listen' | 'connect', address: string, optio
         break;
       case 'closing':
       case 'closed':
-        print(line({ event: event.type }));
+        if (!quiet) print(line({ event: event.type }));
         break;
     }
   });
+
+  // Connections that fail before they are registered (a refused TLS client, plain TCP to a TLS port, a
+  // bad handshake) are no events; listen shows each on stderr. connect's own failures reach it otherwise.
+  if (mode === 'listen') node.failures$.subscribe((error) => report(line(failureLine(error))));
 
   // In connect mode, lines read before the connection is up wait for it, then go in order.
   let connected = mode === 'listen';
@@ -91,7 +101,8 @@ export async function session(mode: 'listen' | 'connect', address: string, optio
   let inputEnded = false;
   const sendLine = (text: string): void => {
     try {
-      const parsed = fromJson(JSON.parse(text));
+      // As on the command line: JSON, or a bare word or phrase as a string.
+      const parsed = parseArgument(text, 'the line', '', JSON.stringify);
       const peers = node.stats().connections.map((c) => c.nodeId);
       if (parsed !== null && typeof parsed === 'object' && !Array.isArray(parsed) && 'to' in parsed && 'message' in parsed) {
         const { to, message } = parsed;
@@ -101,7 +112,7 @@ export async function session(mode: 'listen' | 'connect', address: string, optio
         warn(`not sent: ${peers.length === 0 ? 'no peer is connected' : 'several peers are connected; write {"to": ID, "message": ...}'}`);
     } catch (error) {
       warn(
-        `not sent: ${error instanceof SyntaxError ? `not JSON (${error.message})` : error instanceof NetError ? `${error.code}: ${error.message}` : String(error)}`,
+        `not sent: ${error instanceof NotJsonError ? error.message : error instanceof NetError ? `${error.code}: ${error.message}` : String(error)}`,
       );
     }
   };
@@ -156,8 +167,13 @@ export async function session(mode: 'listen' | 'connect', address: string, optio
   process.once('SIGINT', stop);
   process.once('SIGTERM', stop);
   try {
-    if (mode === 'listen') print(line({ event: 'listening', address: await node.listen(address), nodeId: node.nodeId }));
-    else print(line({ event: 'connecting', address, nodeId: node.nodeId }));
+    if (mode === 'listen') {
+      const bound = await node.listen(address).catch((error: unknown) => {
+        quiet = true;
+        throw error;
+      });
+      print(line({ event: 'listening', address: bound, nodeId: node.nodeId }));
+    } else print(line({ event: 'connecting', address, nodeId: node.nodeId }));
     if (mode === 'connect' && options.retry) {
       // --retry: the link reconnects with backoff; lines read while it is down wait for it (the library never queues).
       linkSubscription = node
@@ -173,7 +189,7 @@ export async function session(mode: 'listen' | 'connect', address: string, optio
                   state: 'disconnected',
                   reason,
                   retryIn: Math.round(retryIn),
-                  ...(error ? { error: error.code } : {}),
+                  ...(error ? { error: error.code, detail: error.message } : {}),
                 }),
               );
               return;
@@ -205,6 +221,18 @@ export async function session(mode: 'listen' | 'connect', address: string, optio
     process.off('SIGTERM', stop);
     await node.close();
   }
+}
+
+/** A failure on `failures$` as a JSON object: its code, its message and its context. */
+function failureLine(error: NetError): Record<string, unknown> {
+  return {
+    event: 'failure',
+    error: error.code,
+    detail: error.message,
+    ...(error.address === undefined ? {} : { address: error.address }),
+    ...('nodeId' in error ? { nodeId: error.nodeId } : {}),
+    ...(error.limit === undefined ? {} : { limit: error.limit }),
+  };
 }
 
 function nodeOptions(identity: NodeIdentity): NodeConfig<unknown, unknown, unknown> {

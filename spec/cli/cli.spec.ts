@@ -104,6 +104,16 @@ describe('msgpacknet (the executable)', () => {
     expect(execFileSync(process.execPath, [CLI, 'keygen', '--help'], { encoding: 'utf8' })).toContain('--force');
   });
 
+  it('--help names every address form, ws:// and wss:// too, and its printf example is one line that works', () => {
+    const help = (...args: string[]): string => execFileSync(process.execPath, [CLI, ...args, '--help'], { encoding: 'utf8' });
+    for (const text of [help(), help('listen'), help('connect'), help('send')]) {
+      for (const scheme of ['tcp://', 'tls://', 'ws://', 'wss://']) expect(text).toContain(scheme);
+    }
+    // The example as typed in a shell: printf turns its \n into the line ends.
+    expect(help('connect')).toContain(`(printf '"a"\\n"b"\\n' | msgpacknet connect ...)`);
+    expect(help('listen')).toContain('{"event":"failure","error":CODE');
+  });
+
   it('keygen: writes node.key (0600) and a self-signed P-256 node.crt into --out and prints their node id', async () => {
     const dir = join(tempDir(), 'new-folder');
     const result = await run('keygen', '--out', dir);
@@ -177,6 +187,24 @@ describe('msgpacknet (the executable)', () => {
     expect((await server.line(event('disconnected'))).nodeId).toBe(clientKey.nodeId);
   });
 
+  it('listen, connect and send over ws:// and wss:// (with the TLS flags): the address keeps its scheme and path', async () => {
+    const server = cli('listen', 'ws://127.0.0.1:0/mpn', '--id', 'server');
+    const listening = await server.line(event('listening'));
+    expect(listening.address).toMatch(/^ws:\/\/127\.0\.0\.1:\d+\/mpn$/);
+    const client = cli('connect', listening.address as string, '--id', 'client');
+    await client.line(event('connected'));
+    client.type('over ws');
+    expect(await server.line(event('message'))).toEqual(jasmine.objectContaining({ from: 'client', message: 'over ws' }));
+
+    const [serverKey, clientKey] = [await keygen(), await keygen()];
+    const secure = cli('listen', 'wss://127.0.0.1:0', ...serverKey.flags, '--authenticate-ids');
+    const { address } = await secure.line(event('listening'));
+    expect(address).toMatch(/^wss:\/\/127\.0\.0\.1:\d+/);
+    const sent = await run('send', address as string, '"over wss"', ...clientKey.flags, '--authenticate-ids');
+    expect(sent.code).withContext(sent.stderr).toBe(0);
+    expect(await secure.line(event('message'))).toEqual(jasmine.objectContaining({ from: clientKey.nodeId, message: 'over wss' }));
+  });
+
   it('send over tls://: --authenticate-ids, or --tls-ca to trust a self-signed listener; without either it is refused', async () => {
     const [serverKey, clientKey] = [await keygen(), await keygen()];
     const server = cli('listen', 'tls://127.0.0.1:0', ...serverKey.flags, '--id', 'server', '--tls-ca', join(clientKey.dir, 'node.crt'));
@@ -229,6 +257,53 @@ describe('msgpacknet (the executable)', () => {
     expect(await server.exited).toBe(0);
     expect((await client.line(event('disconnected'))).reason).toBe('remote-closed');
     expect(await client.exited).toBe(0);
+  });
+
+  it('stdin lines read as arguments do: JSON, or a bare word or phrase as a string; a JSON typo is not sent, and says why', async () => {
+    const server = cli('listen', '--id', 'server');
+    const { address } = await server.line(event('listening'));
+    const client = cli('connect', address as string, '--id', 'client');
+    await client.line(event('connected'));
+    await server.line(event('connected'));
+    client.type('hello world');
+    client.type('{bad');
+    client.type('671e80ab');
+    client.type('{"to": "server", "message": [1, "two"]}');
+    await server.line((line) => line.event === 'message' && Array.isArray(line.message));
+    expect(server.lines.filter(event('message')).map((line) => line.message)).toEqual(['hello world', '671e80ab', [1, 'two']]);
+    expect(client.stderr).toBe(
+      `msgpacknet: not sent: the line: "{bad" is not valid JSON (${jsonError('{bad')}); to pass it as a string, write it as a JSON string: "{bad"\n`,
+    );
+    server.type('back again');
+    expect((await client.line(event('message'))).message).toBe('back again');
+  });
+
+  it('listen prints each connection that failed before it was registered as a JSON line on stderr: plain TCP to tls://, a refused TLS client', async () => {
+    const [serverKey, clientKey] = [await keygen(), await keygen()];
+    const server = cli('listen', 'tls://127.0.0.1:0', ...serverKey.flags, '--tls-ca', join(clientKey.dir, 'node.crt'));
+    const { address } = await server.line(event('listening'));
+    const port = (address as string).replace('tls://', '');
+    const failures = (): Record<string, unknown>[] =>
+      server.stderr
+        .split('\n')
+        .filter((text) => text !== '')
+        .map((text) => JSON.parse(text) as Record<string, unknown>);
+
+    // Plain TCP to the TLS port.
+    expect((await run('send', port, '1', '--timeout', '2000')).code).toBe(1);
+    await server.until(() => (failures().length >= 1 ? true : undefined), 8000, 'a failure line');
+    // A client with no certificate, where the listener asks for one signed by --tls-ca.
+    expect((await run('send', address as string, '1', '--tls-ca', join(serverKey.dir, 'node.crt'))).code).toBe(1);
+    await server.until(() => (failures().length >= 2 ? true : undefined), 8000, 'a second failure line');
+    for (const failure of failures()) {
+      expect(failure).toEqual({
+        event: 'failure',
+        error: 'CONNECTION_ERROR',
+        detail: jasmine.stringMatching(/TLS handshake/),
+        address: jasmine.stringMatching(/^127\.0\.0\.1:\d+$/),
+      });
+    }
+    expect(server.lines.filter(event('connectionRequest'))).toEqual([]);
   });
 
   it('send: connects, sends, flushes and exits 0; the listener prints each message', async () => {
@@ -367,6 +442,22 @@ describe('msgpacknet (the executable)', () => {
     expect(client.lines.filter((line) => line.event === 'link' && line.state === 'connecting').length).toBeGreaterThanOrEqual(3);
   });
 
+  it('connect --retry: a failed attempt prints its error code and its message', async () => {
+    const port = await new Promise<number>((resolve) => {
+      const probe = createServer().listen(0, '127.0.0.1', () => {
+        const { port: free } = probe.address() as { port: number };
+        probe.close(() => resolve(free));
+      });
+    });
+    const client = cli('connect', `127.0.0.1:${port}`, '--retry', '--max-delay', '400');
+    const failed = await client.line((line) => line.event === 'link' && line.state === 'disconnected');
+    expect(failed).toEqual(
+      jasmine.objectContaining({ error: 'CONNECTION_ERROR', detail: jasmine.stringMatching(`127\\.0\\.0\\.1:${port}`) }),
+    );
+    client.child.kill('SIGTERM');
+    expect(await client.exited).toBe(0);
+  });
+
   it('--retry and --max-delay: usage errors where they do not apply (exit 2)', async () => {
     expect((await run('listen', '--retry')).code).toBe(2);
     const lonely = await run('connect', '127.0.0.1:1', '--max-delay', '100');
@@ -455,6 +546,8 @@ describe('msgpacknet (the executable)', () => {
     try {
       const result = await run('listen', `127.0.0.1:${port}`);
       expect(result.code).toBe(1);
+      // The node never ran: no closing/closed lines before the error.
+      expect(result.stdout).toBe('');
       expect(result.stderr.trim().split('\n').length).toBe(1);
       expect(result.stderr).toMatch(/^msgpacknet: error: OPEN_ERROR: cannot listen on 127\.0\.0\.1:\d+/);
       expect(result.stderr).not.toContain('    at ');
