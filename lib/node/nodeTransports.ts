@@ -30,6 +30,9 @@ export class NodeTransports {
     if (certificateId === undefined)
       throw new TypeError(`authenticateIds is not available in ${platform.name}: peers' certificates cannot be seen`);
     if (cert === undefined) throw new TypeError('authenticateIds needs tls.cert (and tls.key): the node id is bound to its key');
+    // Without its key the certificate is never presented: every peer would cut the node, as a peer without one.
+    if (tls.key === undefined)
+      throw new TypeError('authenticateIds needs tls.key, the private key of tls.cert: without it no peer can be shown the certificate');
     if (nodeIdKey(certificateId(cert)) !== key) {
       throw new TypeError(`with authenticateIds the node id must be certificateId(tls.cert) = ${certificateId(cert)}`);
     }

@@ -256,6 +256,12 @@ describe('TLS attacks', () => {
       expect(() => new Node({ nodeId: certificateId(cert), authenticateIds: true })).toThrowError(TypeError);
     });
 
+    it('a certificate without its key: TypeError at construction (it could never be presented)', () => {
+      const { cert } = targetPair;
+      expect(() => new Node({ nodeId: certificateId(cert), tls: { cert }, authenticateIds: true })).toThrowError(TypeError);
+      expect(() => new Node({ nodeId: certificateId(cert), tls: { cert, ca: cert }, authenticateIds: true })).toThrowError(TypeError);
+    });
+
     it('plain tcp: listen rejects with OPEN_ERROR, connect with CONNECTION_ERROR; the canary is unaffected', async () => {
       const a = await authenticatedArena();
       const { target } = a;
