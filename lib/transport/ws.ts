@@ -32,7 +32,10 @@
  *   NATs from dropping a quiet connection. Pings and pongs are not stream
  *   bytes: the node's `connectionTimeout` counts received messages only, so
  *   a one-way flow is kept open, as on TCP, by messages the other way (or a
- *   larger `connectionTimeout` on the side that only sends).
+ *   larger `connectionTimeout` on the side that only sends). A peer's pings
+ *   are answered; one that pings faster than it reads the pongs is cut past
+ *   {@link WS_MAX_PENDING_PONGS} unsent pongs, with a `READ_ERROR` whose
+ *   `limit` is `'maxPendingPongs'`.
  */
 import { createServer as httpServer, STATUS_CODES, type IncomingMessage, type ServerResponse } from 'node:http';
 import { createServer as httpsServer } from 'node:https';
@@ -45,9 +48,9 @@ import { formatAddress, type Endpoint } from './address.js';
 import { bind, resolveHost } from './tcp.js';
 import { tlsOptions } from './tls.js';
 import type { Admission, Listener, Transport, TransportSettings } from './Transport.js';
-import { addressOf, CLOSE_GRACE_MS, ignore, WS_ABORT_CODE, WS_MESSAGE_BYTES, WsStream } from './wsStream.js';
+import { addressOf, CLOSE_GRACE_MS, ignore, WS_ABORT_CODE, WS_MAX_PENDING_PONGS, WS_MESSAGE_BYTES, WsStream } from './wsStream.js';
 
-export { WS_ABORT_CODE, WS_MESSAGE_BYTES };
+export { WS_ABORT_CODE, WS_MAX_PENDING_PONGS, WS_MESSAGE_BYTES };
 
 /** Room over `WS_MESSAGE_BYTES` in the `maxPayload` read (64 KiB): for a writer that splits its batches a little later than ours. */
 export const WS_PAYLOAD_SLACK = 64 * 1024;
@@ -144,7 +147,13 @@ export function wsTransport(settings: WsSettings): Transport {
         };
         let ws: WebSocket | undefined;
         try {
-          ws = new WebSocket(url, { perMessageDeflate: false, maxPayload, followRedirects: false, createConnection: () => socket });
+          ws = new WebSocket(url, {
+            perMessageDeflate: false,
+            maxPayload,
+            followRedirects: false,
+            autoPong: false,
+            createConnection: () => socket,
+          });
         } catch (error) {
           return fail(error instanceof Error ? error : new Error(String(error)));
         }
@@ -168,7 +177,13 @@ export function wsTransport(settings: WsSettings): Transport {
       }
       const { WebSocketServer } = await loadWs('OPEN_ERROR', url);
       const host = await resolveHost(endpoint.host, 'OPEN_ERROR');
-      const upgrader = new WebSocketServer({ noServer: true, clientTracking: false, perMessageDeflate: false, maxPayload });
+      const upgrader = new WebSocketServer({
+        noServer: true,
+        clientTracking: false,
+        perMessageDeflate: false,
+        maxPayload,
+        autoPong: false,
+      });
       // Browsers (Chromium) abort a WebSocket TLS handshake that asks for a client certificate: a wss://
       // listener that admits clients without one (rejectUnauthorized false, no key-bound ids) does not ask.
       const requestCert = settings.authenticateIds || settings.tls.rejectUnauthorized !== false;
