@@ -1,4 +1,4 @@
-import { NetError, describeValue, type NetErrorCode } from '../errors.js';
+import { NetError, describeValue, noCertificate, type NetErrorCode } from '../errors.js';
 import { nodeIdKey } from '../nodeId.js';
 import type { ResolvedNodeOptions } from '../options.js';
 import { platform } from '../platform.js';
@@ -54,12 +54,7 @@ export class NodeTransports {
 export function verifyPeer(nodeId: unknown, stream: ByteStream): NetError | undefined {
   const address = stream.remoteAddress;
   const certificate = stream.peerCertificate;
-  if (certificate === undefined) {
-    return new NetError('CONNECTION_ERROR', `${address} presented no certificate, and ids are key-bound (authenticateIds)`, {
-      address,
-      nodeId,
-    });
-  }
+  if (certificate === undefined) return noCertificate(address, nodeId);
   const bound = platform.certificateId?.(certificate) ?? '';
   if (nodeIdKey(bound) === nodeIdKey(nodeId)) return undefined;
   return new NetError('CONNECTION_ERROR', `${address} claims the id ${describeValue(nodeId)}, but its certificate is bound to ${bound}`, {
