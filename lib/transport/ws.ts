@@ -26,7 +26,10 @@
  *   plain request: 426). From the TCP connect until the upgrade is done the
  *   connection counts against the node's `maxPendingHandshakes`, and it is
  *   cut at `handshakeTimeout` (a TLS handshake and a half-sent request
- *   alike), reported on `failures$`.
+ *   alike), reported on `failures$`. A failed TLS handshake is reported with
+ *   its reason on one line (a refused certificate: the check's verdict); with
+ *   key-bound ids a client without a certificate is cut before its upgrade is
+ *   answered, so that its `connect` rejects, as over `tls://`.
  * - Liveness: a listener pings each connection every {@link WS_PING_INTERVAL}
  *   (the peer's `ws` or browser answers by itself), which keeps proxies and
  *   NATs from dropping a quiet connection. Pings and pongs are not stream
