@@ -189,10 +189,61 @@ export function streamError(error: unknown, address: string): NetError {
   if (error instanceof NetError) return error;
   const code = (error as { code?: unknown } | null)?.code;
   const aborted = code === 'ECONNRESET' || code === 'EPIPE' || code === 'ECONNABORTED' || code === 'ETIMEDOUT';
-  const detail = error instanceof Error ? error.message : String(error);
-  return new NetError(aborted ? 'CONNECTION_ABORTED' : 'CONNECTION_ERROR', `connection to ${address} failed: ${detail}`, {
+  return new NetError(aborted ? 'CONNECTION_ABORTED' : 'CONNECTION_ERROR', `connection to ${address} failed: ${errorText(error)}`, {
     cause: error,
     address,
+  });
+}
+
+/** The `error:<hex>:<library>:<function>:<reason>` of an OpenSSL report (the function may be empty). */
+const OPENSSL_REPORT = /(?:^|:)error:[0-9A-Fa-f]+:[^:\n]*:[^:\n]*:([^:\n]+)/;
+
+/**
+ * A foreign error's text on one line, in one format: `"<what> (<code>)"`.
+ * node:tls passes OpenSSL's raw report on, in more than one layout and with a
+ * trailing newline (`"80FC...:error:0A000412:SSL routines:ssl3_read_bytes:sslv3
+ * alert bad certificate:../deps/...:1605:SSL alert number 42\n"`); it reads
+ * `"sslv3 alert bad certificate (ERR_SSL_SSLV3_ALERT_BAD_CERTIFICATE)"`.
+ * Anything else: the first line of its message, trimmed, with its `code` when
+ * the message does not name it (`"socket hang up (ECONNRESET)"`).
+ */
+export function errorText(error: unknown): string {
+  let message: string;
+  try {
+    message = error instanceof Error ? error.message : String(error);
+  } catch {
+    return 'a value that cannot be printed';
+  }
+  const { code, reason, library } = (typeof error === 'object' && error !== null ? error : {}) as Record<string, unknown>;
+  const openssl = typeof reason === 'string' && typeof library === 'string' ? reason : OPENSSL_REPORT.exec(message)?.[1];
+  const text = (openssl ?? message).trim().split('\n', 1)[0]!.trim() || 'no message';
+  return typeof code === 'string' && code !== '' && !text.includes(code) ? `${text} (${code})` : text;
+}
+
+/**
+ * `CONNECTION_ERROR`: a TLS listener closed (or reset) an outgoing connection
+ * right after the TLS handshake, before a byte of its own. That is how a
+ * listener refuses a client's certificate, or its lack of one: under TLS 1.3
+ * the client's handshake is done before the listener has checked it, and
+ * node:tls sends no alert then, so this is all the client can learn.
+ * `withCertificate`: did this node present one?
+ */
+export function refusedAfterTls(address: string, withCertificate: boolean, cause?: unknown): NetError {
+  const why = withCertificate
+    ? "it most likely refused this node's certificate"
+    : 'it most likely requires a client certificate, and this node has no tls.cert';
+  return new NetError(
+    'CONNECTION_ERROR',
+    `${address} closed the connection right after the TLS handshake, before sending anything: ${why} (a msgpacknet listener says why on its failures$)`,
+    { address, ...(cause === undefined ? {} : { cause }) },
+  );
+}
+
+/** `CONNECTION_ERROR`: with key-bound ids (`authenticateIds`), a peer that presented no certificate. */
+export function noCertificate(address: string, nodeId?: unknown): NetError {
+  return new NetError('CONNECTION_ERROR', `${address} presented no certificate, and ids are key-bound (authenticateIds)`, {
+    address,
+    ...(nodeId === undefined ? {} : { nodeId }),
   });
 }
 

@@ -84,8 +84,8 @@ export interface NodeOptions<M = unknown, N = unknown, I = unknown> extends Deco
   /** Key, certificate and trust for `tls://` addresses (node:tls options). @default none: tls:// can connect to publicly trusted servers only, and not listen */
   readonly tls?: NodeTlsOptions;
   /**
-   * Key-bound node ids: this node's id must be `certificateId(tls.cert)`
-   * (else a `TypeError` here); it listens on and connects over `tls://`
+   * Key-bound node ids: this node's id must be `certificateId(tls.cert)`,
+   * and `tls.key` must be given (else a `TypeError` here); it listens on and connects over `tls://`
    * only; every peer must present a certificate whose `certificateId` is the
    * id in its handshake, or it is cut before it becomes a request (a
    * `CONNECTION_ERROR` on `failures$`, or from `connect`). Self-signed

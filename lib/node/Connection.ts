@@ -1,5 +1,5 @@
 import type { Observable, SchedulerAction, Subscription } from 'rxjs';
-import { NetError, closeError, invalidValue, notConnected, slowConsumerError, toNetError } from '../errors.js';
+import { NetError, closeError, invalidValue, notConnected, refusedAfterTls, slowConsumerError, toNetError } from '../errors.js';
 import type { DisconnectReason } from '../events.js';
 import { PendingInbox } from '../operators/PendingInbox.js';
 import { TrafficCounter, type ConnectionStats } from '../stats.js';
@@ -262,7 +262,7 @@ export class Connection<M, N, I> {
 
   /** @internal The stream failed (reset, bad value, idle): the connection ends, whatever its phase. */
   onFramesError(error: unknown): void {
-    this.fail(error);
+    this.fail(error instanceof NetError && error.code === 'CONNECTION_ABORTED' ? (this.refusedAfterTls(error) ?? error) : error);
   }
 
   /** @internal The peer's FIN: before the handshake a failure; while pending a half-close kept for the decision. */
@@ -270,7 +270,12 @@ export class Connection<M, N, I> {
     const { phase } = this;
     switch (phase.name) {
       case 'handshaking':
-        this.fail(new NetError('CONNECTION_ERROR', 'the stream ended before the handshake'));
+        this.fail(
+          this.refusedAfterTls() ??
+            new NetError('CONNECTION_ERROR', `the stream from ${this.remoteAddress} ended before the handshake`, {
+              address: this.remoteAddress,
+            }),
+        );
         return;
       case 'pending':
         phase.inbox.end();
@@ -283,6 +288,17 @@ export class Connection<M, N, I> {
       default:
         this.onEnd();
     }
+  }
+
+  /**
+   * An outgoing TLS connection (the peer presented a certificate) that ended
+   * or was reset before a single byte came: the listener refused it right
+   * after the TLS handshake (see {@link refusedAfterTls}).
+   */
+  private refusedAfterTls(cause?: NetError): NetError | undefined {
+    if (!this.outgoing || this.phase.name !== 'handshaking' || this.read.total > 0 || this.stream.peerCertificate === undefined)
+      return undefined;
+    return refusedAfterTls(this.remoteAddress, this.config.tls.cert !== undefined, cause);
   }
 
   /** One message to the node: straight when there is no validator (the hot path), else validated. */

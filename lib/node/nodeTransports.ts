@@ -1,4 +1,4 @@
-import { NetError, describeValue, type NetErrorCode } from '../errors.js';
+import { NetError, describeValue, noCertificate, type NetErrorCode } from '../errors.js';
 import { nodeIdKey } from '../nodeId.js';
 import type { ResolvedNodeOptions } from '../options.js';
 import { platform } from '../platform.js';
@@ -30,6 +30,9 @@ export class NodeTransports {
     if (certificateId === undefined)
       throw new TypeError(`authenticateIds is not available in ${platform.name}: peers' certificates cannot be seen`);
     if (cert === undefined) throw new TypeError('authenticateIds needs tls.cert (and tls.key): the node id is bound to its key');
+    // Without its key the certificate is never presented: every peer would cut the node, as a peer without one.
+    if (tls.key === undefined)
+      throw new TypeError('authenticateIds needs tls.key, the private key of tls.cert: without it no peer can be shown the certificate');
     if (nodeIdKey(certificateId(cert)) !== key) {
       throw new TypeError(`with authenticateIds the node id must be certificateId(tls.cert) = ${certificateId(cert)}`);
     }
@@ -51,12 +54,7 @@ export class NodeTransports {
 export function verifyPeer(nodeId: unknown, stream: ByteStream): NetError | undefined {
   const address = stream.remoteAddress;
   const certificate = stream.peerCertificate;
-  if (certificate === undefined) {
-    return new NetError('CONNECTION_ERROR', `${address} presented no certificate, and ids are key-bound (authenticateIds)`, {
-      address,
-      nodeId,
-    });
-  }
+  if (certificate === undefined) return noCertificate(address, nodeId);
   const bound = platform.certificateId?.(certificate) ?? '';
   if (nodeIdKey(bound) === nodeIdKey(nodeId)) return undefined;
   return new NetError('CONNECTION_ERROR', `${address} claims the id ${describeValue(nodeId)}, but its certificate is bound to ${bound}`, {

@@ -1,9 +1,10 @@
 import { constants } from 'node:crypto';
 import { connect as netConnect, isIP, type Socket } from 'node:net';
 import { connect as tlsConnect, createServer, type ConnectionOptions, type SecureContextOptions, type TLSSocket } from 'node:tls';
-import { NetError, deadlineError } from '../errors.js';
+import { NetError, deadlineError, errorText, noCertificate } from '../errors.js';
 import { formatAddress, type Endpoint } from './address.js';
 import { bind, resolveHost, TcpStream } from './tcp.js';
+import { tlsClientFailure } from './tlsErrors.js';
 import type { Admission, ByteStream, Transport } from './Transport.js';
 
 /** The `tls` option of a node: node:tls key, certificate and trust settings. */
@@ -40,7 +41,10 @@ export interface TlsSettings {
  * on the stream (`peerCertificate`). Any TLS failure on connect is a
  * `CONNECTION_ERROR`; a listener's TLS handshakes count against the node's
  * `maxPendingHandshakes` from the TCP connect, and are cut at its
- * `handshakeTimeout`.
+ * `handshakeTimeout`. A listener reports a client it cut on `failures$`
+ * with the reason: the certificate check's verdict (`CERT_HAS_EXPIRED`...)
+ * or the TLS failure, on one line; with key-bound ids it cuts a client
+ * without a certificate right after the TLS handshake, before writing a byte.
  */
 export function tlsTransport(settings: TlsSettings): Transport {
   const { tls, authenticateIds } = settings;
@@ -81,6 +85,14 @@ export function tlsTransport(settings: TlsSettings): Transport {
       const server = createServer({ ...common, requestCert: true, handshakeTimeout: settings.handshakeTimeout }, (socket) => {
         const raw = (socket as unknown as { _parent?: Socket })._parent;
         const entry = done(raw);
+        if (authenticateIds && socket.getPeerX509Certificate() === undefined) {
+          // Cut before a byte of ours (our handshake names us), as a TLS-level refusal: the client's connect fails.
+          const address = raw?.remoteAddress === undefined ? '?' : formatAddress(raw.remoteAddress, raw.remotePort ?? 0);
+          socket.destroy();
+          raw?.destroy();
+          admission?.fail?.(noCertificate(address));
+          return;
+        }
         const stream = withCertificate(new TcpStream(socket, raw), socket);
         if (entry) stream.openedAt = entry.at;
         onStream(stream);
@@ -101,7 +113,7 @@ export function tlsTransport(settings: TlsSettings): Transport {
         admission?.fail?.(
           error.code === 'ERR_TLS_HANDSHAKE_TIMEOUT'
             ? deadlineError(settings.handshakeTimeout, 'the TLS handshake did not finish', address)
-            : new NetError('CONNECTION_ERROR', `the TLS handshake with ${address} failed: ${error.message}`, { cause: error, address }),
+            : new NetError('CONNECTION_ERROR', `${address} ${tlsClientFailure(error, socket)}`, { cause: error, address }),
         );
       });
       const listener = await bind(server, host, endpoint.port);
@@ -151,7 +163,7 @@ function secureStream(socket: TLSSocket, tcp: Socket, endpoint: Endpoint, signal
     if (signal.aborted) return onAbort();
     const onError = (error: Error): void => {
       signal.removeEventListener('abort', onAbort);
-      reject(new NetError('CONNECTION_ERROR', `cannot connect to tls://${address}: ${error.message}`, { cause: error, address }));
+      reject(new NetError('CONNECTION_ERROR', `cannot connect to tls://${address}: ${errorText(error)}`, { cause: error, address }));
     };
     signal.addEventListener('abort', onAbort, { once: true });
     socket.once('error', onError);

@@ -26,13 +26,19 @@
  *   plain request: 426). From the TCP connect until the upgrade is done the
  *   connection counts against the node's `maxPendingHandshakes`, and it is
  *   cut at `handshakeTimeout` (a TLS handshake and a half-sent request
- *   alike), reported on `failures$`.
+ *   alike), reported on `failures$`. A failed TLS handshake is reported with
+ *   its reason on one line (a refused certificate: the check's verdict); with
+ *   key-bound ids a client without a certificate is cut before its upgrade is
+ *   answered, so that its `connect` rejects, as over `tls://`.
  * - Liveness: a listener pings each connection every {@link WS_PING_INTERVAL}
  *   (the peer's `ws` or browser answers by itself), which keeps proxies and
  *   NATs from dropping a quiet connection. Pings and pongs are not stream
  *   bytes: the node's `connectionTimeout` counts received messages only, so
  *   a one-way flow is kept open, as on TCP, by messages the other way (or a
- *   larger `connectionTimeout` on the side that only sends).
+ *   larger `connectionTimeout` on the side that only sends). A peer's pings
+ *   are answered; one that pings faster than it reads the pongs is cut past
+ *   {@link WS_MAX_PENDING_PONGS} unsent pongs, with a `READ_ERROR` whose
+ *   `limit` is `'maxPendingPongs'`.
  */
 import { createServer as httpServer, STATUS_CODES, type IncomingMessage, type ServerResponse } from 'node:http';
 import { createServer as httpsServer } from 'node:https';
@@ -40,14 +46,15 @@ import { connect as netConnect, isIP, Socket } from 'node:net';
 import { connect as tlsConnect, TLSSocket } from 'node:tls';
 import type { Duplex } from 'node:stream';
 import type { WebSocket } from 'ws';
-import { NetError, deadlineError, type NetErrorCode } from '../errors.js';
+import { NetError, deadlineError, errorText, noCertificate, refusedAfterTls, type NetErrorCode } from '../errors.js';
 import { formatAddress, type Endpoint } from './address.js';
 import { bind, resolveHost } from './tcp.js';
 import { tlsOptions } from './tls.js';
+import { tlsClientFailure } from './tlsErrors.js';
 import type { Admission, Listener, Transport, TransportSettings } from './Transport.js';
-import { addressOf, CLOSE_GRACE_MS, ignore, WS_ABORT_CODE, WS_MESSAGE_BYTES, WsStream } from './wsStream.js';
+import { addressOf, CLOSE_GRACE_MS, ignore, WS_ABORT_CODE, WS_MAX_PENDING_PONGS, WS_MESSAGE_BYTES, WsStream } from './wsStream.js';
 
-export { WS_ABORT_CODE, WS_MESSAGE_BYTES };
+export { WS_ABORT_CODE, WS_MAX_PENDING_PONGS, WS_MESSAGE_BYTES };
 
 /** Room over `WS_MESSAGE_BYTES` in the `maxPayload` read (64 KiB): for a writer that splits its batches a little later than ours. */
 export const WS_PAYLOAD_SLACK = 64 * 1024;
@@ -124,12 +131,19 @@ export function wsTransport(settings: WsSettings): Transport {
           })
         : undefined;
       const socket = secure ?? raw;
+      // The TLS handshake is done: a listener that hangs up now, before answering the upgrade, refused our certificate.
+      let secured = false;
+      secure?.once('secureConnect', () => (secured = true));
       return new Promise((resolve, reject) => {
-        const fail = (error: Error): void => {
+        const fail = (error: Error & { code?: unknown }): void => {
           settle();
           ws?.terminate();
           raw.destroy();
-          reject(new NetError('CONNECTION_ERROR', `cannot connect to ${url}: ${error.message}`, { cause: error, address: url }));
+          reject(
+            secured && error.code === 'ECONNRESET'
+              ? refusedAfterTls(url, settings.tls.cert !== undefined, error)
+              : new NetError('CONNECTION_ERROR', `cannot connect to ${url}: ${errorText(error)}`, { cause: error, address: url }),
+          );
         };
         const onAbort = (): void => {
           settle();
@@ -144,7 +158,13 @@ export function wsTransport(settings: WsSettings): Transport {
         };
         let ws: WebSocket | undefined;
         try {
-          ws = new WebSocket(url, { perMessageDeflate: false, maxPayload, followRedirects: false, createConnection: () => socket });
+          ws = new WebSocket(url, {
+            perMessageDeflate: false,
+            maxPayload,
+            followRedirects: false,
+            autoPong: false,
+            createConnection: () => socket,
+          });
         } catch (error) {
           return fail(error instanceof Error ? error : new Error(String(error)));
         }
@@ -168,7 +188,13 @@ export function wsTransport(settings: WsSettings): Transport {
       }
       const { WebSocketServer } = await loadWs('OPEN_ERROR', url);
       const host = await resolveHost(endpoint.host, 'OPEN_ERROR');
-      const upgrader = new WebSocketServer({ noServer: true, clientTracking: false, perMessageDeflate: false, maxPayload });
+      const upgrader = new WebSocketServer({
+        noServer: true,
+        clientTracking: false,
+        perMessageDeflate: false,
+        maxPayload,
+        autoPong: false,
+      });
       // Browsers (Chromium) abort a WebSocket TLS handshake that asks for a client certificate: a wss://
       // listener that admits clients without one (rejectUnauthorized false, no key-bound ids) does not ask.
       const requestCert = settings.authenticateIds || settings.tls.rejectUnauthorized !== false;
@@ -205,9 +231,26 @@ export function wsTransport(settings: WsSettings): Transport {
         gate.refuse(rawOf(request.socket), `sent an HTTP request without a WebSocket upgrade for ${pathOf(request.url)}`);
         response.writeHead(served ? 426 : 404, { Connection: 'close', 'Content-Length': 0 }).end();
       });
-      // Not HTTP, a reset mid-request, a failed TLS handshake: that connection alone is cut.
-      server.on('clientError', (error: Error, socket: Duplex) => gate.cut(rawOf(socket), `sent no valid HTTP upgrade: ${error.message}`));
-      server.on('tlsClientError', (error: Error, socket: Duplex) => gate.cut(rawOf(socket), `failed the TLS handshake: ${error.message}`));
+      // Not HTTP, a reset mid-request, a failed TLS handshake: that connection alone is cut, and why reported.
+      const tlsFailed = (error: Error, socket: TLSSocket): void => {
+        const raw = rawOf(socket);
+        const address = addressOf(raw);
+        gate.cut(raw, new NetError('CONNECTION_ERROR', `${address} ${tlsClientFailure(error, socket)}`, { address, cause: error }));
+      };
+      server.on('clientError', (error: Error & { library?: unknown }, socket: Duplex) => {
+        // Under TLS 1.3 a failed client certificate shows only once the socket is HTTP's: a clientError.
+        if (socket instanceof TLSSocket && (typeof error.library === 'string' || Boolean(socket.authorizationError as unknown)))
+          tlsFailed(error, socket);
+        else gate.cut(rawOf(socket), `sent no valid HTTP upgrade: ${errorText(error)}`);
+      });
+      server.on('tlsClientError', tlsFailed);
+      if (settings.authenticateIds) {
+        // Cut before the upgrade is answered, as a TLS-level refusal: the client's connect fails (as over tls://).
+        server.on('secureConnection', (socket: TLSSocket) => {
+          const raw = rawOf(socket);
+          if (socket.getPeerX509Certificate() === undefined) gate.cut(raw, noCertificate(addressOf(raw)));
+        });
+      }
       const listener: Listener = await bind(server, host, endpoint.port);
       return {
         address: listener.address,
@@ -224,6 +267,11 @@ export function wsTransport(settings: WsSettings): Transport {
 /** A listener's connections from the TCP connect until their upgrade: admitted, timed, cut. */
 class UpgradeGate {
   private readonly pending = new Map<Duplex, { at: number; timer: ReturnType<typeof setTimeout> }>();
+  /**
+   * Closed while pending, not yet reported: node:tls tells why (a refused
+   * certificate) only after the socket under it has closed.
+   */
+  private readonly closedEarly = new WeakSet<Duplex>();
 
   constructor(
     private readonly timeout: number,
@@ -243,7 +291,9 @@ class UpgradeGate {
     }, this.timeout);
     timer.unref();
     this.pending.set(raw, { at: performance.now(), timer });
-    raw.once('close', () => this.done(raw));
+    raw.once('close', () => {
+      if (this.done(raw) !== undefined) this.closedEarly.add(raw);
+    });
   }
 
   /** Its upgrade ended (done, refused or cut): when it began, or undefined when it was no longer pending. */
@@ -256,14 +306,15 @@ class UpgradeGate {
     return entry.at;
   }
 
-  /** Reports a refused upgrade (the caller answers it over HTTP). */
-  refuse(raw: Duplex, why: string): void {
-    if (this.done(raw) === undefined) return;
-    this.admission?.fail?.(new NetError('CONNECTION_ERROR', `${addressOf(raw)} ${why}`, { address: addressOf(raw) }));
+  /** Reports a refused upgrade (the caller answers it over HTTP): `why` after its address, or the error itself. */
+  refuse(raw: Duplex, why: string | NetError): void {
+    if (this.done(raw) === undefined && !this.closedEarly.delete(raw)) return;
+    const address = addressOf(raw);
+    this.admission?.fail?.(typeof why === 'string' ? new NetError('CONNECTION_ERROR', `${address} ${why}`, { address }) : why);
   }
 
   /** Cuts a connection that failed before its upgrade, and reports it. */
-  cut(raw: Duplex, why: string): void {
+  cut(raw: Duplex, why: string | NetError): void {
     raw.destroy();
     this.refuse(raw, why);
   }

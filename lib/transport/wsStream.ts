@@ -19,6 +19,14 @@ export const WS_MESSAGE_BYTES = WEB_SOCKET_MAX_MESSAGE_BYTES;
 export const CLOSE_GRACE_MS = 1000;
 /** A browser's abortive close, read as `CONNECTION_ABORTED`: {@link WEB_SOCKET_ABORT_CODE} (4000). */
 export const WS_ABORT_CODE = WEB_SOCKET_ABORT_CODE;
+/**
+ * Most pongs owed to a peer's pings and not yet handed to the socket: a peer
+ * that pings faster than they can be written (many in one read, or while it
+ * does not read the pongs) is cut past it, with a `READ_ERROR` naming this
+ * limit (`maxPendingPongs`), as `ws` itself cuts at its `maxPendingAutoPongs`
+ * (also 60), only saying why.
+ */
+export const WS_MAX_PENDING_PONGS = 60;
 const SEND = { binary: true, compress: false, fin: true } as const;
 export const ignore = (): void => undefined;
 
@@ -56,6 +64,8 @@ export class WsStream implements ByteStream {
   private sliceBytes = 0;
   private sliceStart = 0;
   private readonly pinger: ReturnType<typeof setInterval> | undefined;
+  /** Pongs written and not yet handed to the socket (see {@link WS_MAX_PENDING_PONGS}). */
+  private pendingPongs = 0;
 
   constructor(
     private readonly ws: WebSocket,
@@ -70,6 +80,8 @@ export class WsStream implements ByteStream {
     this.remoteAddress = addressOf(raw);
     if (certificate) this.peerCertificate = certificate;
     ws.on('message', (data, isBinary) => this.onMessage(data, isBinary));
+    // The transport turns ws's automatic pongs off (autoPong: false): they are answered here, under a named limit.
+    ws.on('ping', (data) => this.onPing(data));
     ws.on('error', (error: Error & { code?: string }) => this.fail(this.protocolError(error)));
     const onSocketError = (error: Error): void => {
       this.socketFailure ??= streamError(error, this.remoteAddress);
@@ -181,6 +193,31 @@ export class WsStream implements ByteStream {
     this.slice(chunk.length);
     this.reader?.next(chunk);
   }
+
+  /** A peer's ping: answered with a pong, unless it already owes reading {@link WS_MAX_PENDING_PONGS} of them. */
+  private onPing(data: Buffer): void {
+    if (this.over || this.ws.readyState !== WEB_SOCKET_OPEN) return;
+    if (this.pendingPongs >= WS_MAX_PENDING_PONGS) {
+      const message = `${this.remoteAddress} sent pings faster than their pongs could be written (a ping flood, or a peer that does not read): over maxPendingPongs (${WS_MAX_PENDING_PONGS}) pongs unsent`;
+      // No close frame: it would wait behind the pongs the peer does not read.
+      this.raw.destroy();
+      this.fail(
+        new NetError('READ_ERROR', message, {
+          address: this.remoteAddress,
+          limit: 'maxPendingPongs',
+          max: WS_MAX_PENDING_PONGS,
+          actual: this.pendingPongs + 1,
+        }),
+      );
+      return;
+    }
+    this.pendingPongs++;
+    this.ws.pong(data, undefined, this.pongSent);
+  }
+
+  private readonly pongSent = (): void => {
+    this.pendingPongs--;
+  };
 
   private onClose(code: number, reason: string): void {
     this.socketClosed = true;

@@ -10,7 +10,7 @@ import { NetError } from '../../lib/errors.js';
 import type { Node, NodeConfig } from '../../lib/node/Node.js';
 import { parseAddress } from '../../lib/transport/address.js';
 import type { ByteStream, Listener } from '../../lib/transport/Transport.js';
-import { setWsLoader, WS_MAX_PAYLOAD, WS_MESSAGE_BYTES, wsTransport } from '../../lib/transport/ws.js';
+import { setWsLoader, WS_MAX_PAYLOAD, WS_MAX_PENDING_PONGS, WS_MESSAGE_BYTES, wsTransport } from '../../lib/transport/ws.js';
 import { certificateAuthority, selfSigned, type KeyPair } from '../helpers/certificates.js';
 import { EventLog, makeNode, sleep, until } from '../helpers/nodes.js';
 import { closeTime } from '../helpers/sockets.js';
@@ -342,6 +342,43 @@ describe('WebSocket transport', () => {
     expect(disconnected.nodeId).toBe('huge');
     expect(disconnected.error?.code).toBe('READ_ERROR');
     expect(disconnected.error?.limit).toBe('maxPayload');
+
+    target.node.send('canary', 'alive');
+    expect(await canaryLog.messages(1)).toEqual(['alive']);
+    expect(target.node.connectionCount).toBe(1);
+  });
+
+  it('a peer that floods pings without reading the pongs is cut with READ_ERROR naming maxPendingPongs; a few pings are answered', async () => {
+    const target = await server('ws://127.0.0.1:0');
+    const canary = makeNode({ nodeId: 'canary' });
+    const canaryLog = new EventLog(canary);
+    await canary.connect(target.address);
+
+    const flooder = await rawSocket(target.address);
+    expect(await upgradeBy(flooder)).toBe('HTTP/1.1 101 Switching Protocols');
+    let received = Buffer.alloc(0);
+    flooder.on('data', (chunk: Buffer) => (received = Buffer.concat([received, chunk])));
+    flooder.write(frame(encode([null, 'flooder'])));
+    await until(() => target.node.isConnected('flooder'), 3000, 'the flooder connected');
+    // A few pings are answered, each with a pong carrying its payload (server frames are not masked).
+    for (const payload of ['one', 'two', 'six']) flooder.write(frame(Buffer.from(payload), 0x9));
+    const pong = (payload: string): Buffer => Buffer.concat([Buffer.from([0x8a, payload.length]), Buffer.from(payload)]);
+    await until(() => ['one', 'two', 'six'].every((payload) => received.includes(pong(payload))), 3000, 'three pongs');
+    expect(target.node.isConnected('flooder')).toBeTrue();
+
+    // Then a flood, read by nobody.
+    flooder.pause();
+    flooder.write(Buffer.concat(Array.from({ length: 2000 }, () => frame(Buffer.alloc(125), 0x9))));
+    const disconnected = await target.log.next('disconnected', 5000);
+    expect(disconnected.nodeId).toBe('flooder');
+    expect(disconnected.reason).toBe('error');
+    expect(disconnected.error).toBeInstanceOf(NetError);
+    expect(disconnected.error?.code).toBe('READ_ERROR');
+    expect(disconnected.error?.limit).toBe('maxPendingPongs');
+    expect(disconnected.error?.max).toBe(WS_MAX_PENDING_PONGS);
+    // Its socket is closed (seen once it reads again).
+    flooder.resume();
+    expect(await closeTime(flooder, 3000)).toBeGreaterThanOrEqual(0);
 
     target.node.send('canary', 'alive');
     expect(await canaryLog.messages(1)).toEqual(['alive']);
