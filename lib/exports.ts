@@ -69,7 +69,7 @@ export type { ByteStream, Transport, Listener, Admission } from './transport/Tra
 export { Encoder, type EncoderConfig } from './codec/Encoder.js';
 export { FrameDecoder, type FrameDecoderConfig } from './codec/FrameDecoder.js';
 export type { DecodeLimits } from './codec/limits.js';
-export { ExtData } from '@msgpack/msgpack';
+export { ExtData, type ExtensionCodecType } from './codec/ExtData.js';
 
 // Node ids, stats, validation, defaults
 export { nodeIdKey, nodeIdEquals, randomNodeId } from './nodeId.js';
