@@ -27,10 +27,11 @@ export interface ExtData {
   readonly data: Uint8Array | ((pos: number) => Uint8Array);
 }
 
-/** {@inheritDoc ExtData} */
+/** The `ExtData` class (`@msgpack/msgpack`'s): `new ExtData(type, data)` makes an extension value, `instanceof ExtData` tells one. */
 export const ExtData: {
   /** An extension value of `type` carrying `data`. */
   new (type: number, data: Uint8Array | ((pos: number) => Uint8Array)): ExtData;
+  /** What `instanceof ExtData` checks for. */
   readonly prototype: ExtData;
 } = MsgpackExtData;
 
