@@ -5,6 +5,7 @@
 // browser's WebSocket in the browser build)
 export { Node, type NodeConfig, type ConnectOptions, type ReceiveOptions } from './node/Node.js';
 export type { ConnectionRequest } from './node/ConnectionRequest.js';
+export type { PeerCertificate } from './peerCertificate.js';
 export type { NodeOptions } from './options.js';
 export {
   backoffDelay,
@@ -76,3 +77,15 @@ export { nodeIdKey, nodeIdEquals, randomNodeId } from './nodeId.js';
 export { DecayingRate, type ConnectionStats, type NodeStats } from './stats.js';
 export type { Validator, StandardSchemaV1 } from './validate.js';
 export * from './defaults.js';
+
+// A node is `AsyncDisposable` (`await using node = ...`). Declared here as TypeScript's `esnext.disposable`
+// library and @types/node declare them (the same declarations, so they merge), for projects that have
+// neither: a browser project with `lib: ["es2022", "dom"]`.
+declare global {
+  interface SymbolConstructor {
+    readonly asyncDispose: unique symbol;
+  }
+  interface AsyncDisposable {
+    [Symbol.asyncDispose](): PromiseLike<void>;
+  }
+}
