@@ -5,6 +5,7 @@
 // browser's WebSocket in the browser build)
 export { Node, type NodeConfig, type ConnectOptions, type ReceiveOptions, type WhenConnectedOptions } from './node/Node.js';
 export type { ConnectionRequest } from './node/ConnectionRequest.js';
+export type { PeerCertificate } from './peerCertificate.js';
 export type { NodeOptions } from './options.js';
 export {
   backoffDelay,
@@ -69,10 +70,22 @@ export type { ByteStream, Transport, Listener, Admission } from './transport/Tra
 export { Encoder, type EncoderConfig } from './codec/Encoder.js';
 export { FrameDecoder, type FrameDecoderConfig } from './codec/FrameDecoder.js';
 export type { DecodeLimits } from './codec/limits.js';
-export { ExtData } from '@msgpack/msgpack';
+export { ExtData, type ExtensionCodecType } from './codec/ExtData.js';
 
 // Node ids, stats, validation, defaults
 export { nodeIdKey, nodeIdEquals, randomNodeId } from './nodeId.js';
 export { DecayingRate, type ConnectionStats, type NodeStats } from './stats.js';
 export type { Validator, StandardSchemaV1 } from './validate.js';
 export * from './defaults.js';
+
+// A node is `AsyncDisposable` (`await using node = ...`). Declared here as TypeScript's `esnext.disposable`
+// library and @types/node declare them (the same declarations, so they merge), for projects that have
+// neither: a browser project with `lib: ["es2022", "dom"]`.
+declare global {
+  interface SymbolConstructor {
+    readonly asyncDispose: unique symbol;
+  }
+  interface AsyncDisposable {
+    [Symbol.asyncDispose](): PromiseLike<void>;
+  }
+}

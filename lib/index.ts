@@ -20,9 +20,18 @@
  * @packageDocumentation
  */
 
+import type { X509Certificate } from 'node:crypto';
+
 export * from './exports.js';
+
+// On Node.js, a peer's certificate is node:crypto's (these types are the Node.js entry's only, so that
+// msgpacknet/browser's need no @types/node).
+declare module './peerCertificate.js' {
+  // eslint-disable-next-line @typescript-eslint/no-empty-object-type -- an interface, so that it merges
+  interface PeerCertificate extends X509Certificate {}
+}
 
 // Node.js only: TCP sockets as byte streams, TLS options, ids bound to certificate keys
 export { fromSocket } from './transport/tcp.js';
-export type { NodeTlsOptions } from './transport/tls.js';
+export type { NodeTlsOptions } from './options.js';
 export { certificateId } from './certificateId.js';

@@ -2,7 +2,6 @@ import { asyncScheduler, type SchedulerLike } from 'rxjs';
 import { resolveDecodeLimits, type DecodeLimits, type ResolvedDecodeLimits } from './codec/limits.js';
 import * as D from './defaults.js';
 import { checkValidator, type Validator } from './validate.js';
-import type { NodeTlsOptions } from './transport/tls.js';
 import type { Transport } from './transport/Transport.js';
 
 /**
@@ -99,6 +98,25 @@ export interface NodeOptions<M = unknown, N = unknown, I = unknown> extends Deco
    * See `Transport` and the README's "Transports". @default none
    */
   readonly transports?: Readonly<Record<string, Transport>>;
+}
+
+/** The `tls` option of a node: node:tls key, certificate and trust settings. */
+export interface NodeTlsOptions {
+  /** Private key (PEM). @default none */
+  readonly key?: string | Uint8Array;
+  /** Certificate chain (PEM). @default none */
+  readonly cert?: string | Uint8Array;
+  /** Trusted CAs (PEM); without it, node:tls trusts its built-in root store. @default none */
+  readonly ca?: string | Uint8Array | readonly (string | Uint8Array)[];
+  /** Passphrase of an encrypted key. @default none */
+  readonly passphrase?: string;
+  /**
+   * Refuse a peer whose certificate does not verify against `ca` (on a
+   * client, also one whose name does not match). A listener asks every
+   * client for a certificate; set this to false to admit clients without
+   * one and decide with `accept()`/`reject()`. @default true (node:tls's default)
+   */
+  readonly rejectUnauthorized?: boolean;
 }
 
 /** The options resolved once, frozen; the three mutable settings live on the node. */

@@ -201,7 +201,7 @@ void node.receive({ timeout: 1000 }).then(async (event) => {
           moduleResolution: 'nodenext',
           target: 'es2022',
           lib: ['es2022', 'esnext.disposable'],
-          skipLibCheck: true, // as \`tsc --init\` writes it (@msgpack/msgpack's types name DOM's BufferSource)
+          skipLibCheck: true, // as \`tsc --init\` writes it (spec/packaging/userTypes.spec.ts checks without)
           typeRoots: [resolve('node_modules/@types')],
           types: ['node'],
         },

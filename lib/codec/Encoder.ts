@@ -1,6 +1,7 @@
-import { ExtData, encodeTimestampExtension, type ExtensionCodecType } from '@msgpack/msgpack';
+import { encodeTimestampExtension } from '@msgpack/msgpack';
 import { DEFAULT_MAX_DEPTH, DEFAULT_MAX_VALUE_BYTES } from '../defaults.js';
 import { NetError } from '../errors.js';
+import { ExtData, type ExtensionCodecType } from './ExtData.js';
 import { SlabPool, sharedPool } from './SlabPool.js';
 
 /** Options of {@link Encoder} and `encodeFrames`. */
@@ -12,7 +13,7 @@ export interface EncoderConfig {
   /** Write map keys in sorted order (the canonical form node ids are compared in). @default false */
   readonly sortKeys?: boolean;
   /** Encodes class instances that are not plain data as extension types; see the README's codec policy. @default none */
-  readonly extensionCodec?: ExtensionCodecType<undefined>;
+  readonly extensionCodec?: ExtensionCodecType;
 }
 
 const EMPTY = new Uint8Array(0);
@@ -58,7 +59,7 @@ export class Encoder {
   private readonly maxValueBytes: number;
   private readonly maxDepth: number;
   private readonly sortKeys: boolean;
-  private readonly extensionCodec: ExtensionCodecType<undefined> | undefined;
+  private readonly extensionCodec: ExtensionCodecType | undefined;
   private bytes: Uint8Array = EMPTY;
   /** `bytes` may be the shared pool: this encoder owns `[start, limit)` of it. */
   private view: DataView = EMPTY_VIEW;

@@ -1,6 +1,6 @@
-import type { ExtensionCodecType } from '@msgpack/msgpack';
 import { NetError } from '../errors.js';
 import { defaultExtensionCodec } from './defaultExtensionCodec.js';
+import type { ExtensionCodecType } from './ExtData.js';
 import { FrameScanner } from './FrameScanner.js';
 import { resolveDecodeLimits, type DecodeLimits, type ResolvedDecodeLimits } from './limits.js';
 import { FALLBACK, ValueDecoder } from './ValueDecoder.js';
@@ -13,7 +13,7 @@ export interface FrameDecoderConfig extends DecodeLimits {
    */
   readonly first?: DecodeLimits;
   /** Extension types to decode; see the README's codec policy. @default timestamps as `Date` (as `ExtData` beyond the `Date` range), others as `ExtData` */
-  readonly extensionCodec?: ExtensionCodecType<undefined>;
+  readonly extensionCodec?: ExtensionCodecType;
 }
 
 const resolvedConfigs = new WeakMap<FrameDecoderConfig, { limits: ResolvedDecodeLimits; first: ResolvedDecodeLimits | undefined }>();
@@ -21,7 +21,7 @@ const resolvedConfigs = new WeakMap<FrameDecoderConfig, { limits: ResolvedDecode
 /** One value decoder per extension codec: decoding keeps no state between values, so all decoders with the default codec share one. */
 let defaultValues: ValueDecoder | undefined;
 
-function valuesFor(extensionCodec: ExtensionCodecType<undefined> | undefined): ValueDecoder {
+function valuesFor(extensionCodec: ExtensionCodecType | undefined): ValueDecoder {
   if (extensionCodec !== undefined) return new ValueDecoder(extensionCodec);
   return (defaultValues ??= new ValueDecoder(defaultExtensionCodec, true));
 }

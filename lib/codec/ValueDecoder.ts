@@ -1,5 +1,5 @@
-import type { ExtensionCodecType } from '@msgpack/msgpack';
 import { NetError } from '../errors.js';
+import type { ExtensionCodecType } from './ExtData.js';
 import type { ResolvedDecodeLimits } from './limits.js';
 
 /** Keys this long or shorter are looked up in the key cache rather than decoded again. */
@@ -97,7 +97,7 @@ export class ValueDecoder {
    * @param ownCodec is it the package's default codec (no side effects: {@link tryDecode} may call it and then give up)?
    */
   constructor(
-    private readonly extensionCodec: ExtensionCodecType<undefined>,
+    private readonly extensionCodec: ExtensionCodecType,
     readonly ownCodec = false,
   ) {}
 

@@ -1,4 +1,4 @@
-import type { X509Certificate } from 'node:crypto';
+import type { PeerCertificate } from '../peerCertificate.js';
 
 /** Type-level only: ties a request to its node's message type `M`. */
 declare const messageType: unique symbol;
@@ -45,7 +45,7 @@ export class ConnectionRequest<M = unknown, N = unknown, I = unknown> {
     /** The peer's socket address, `"host:port"`. */
     readonly remoteAddress: string,
     /** The peer's certificate on a TLS connection (look at it before `accept()`), `undefined` otherwise. */
-    readonly peerCertificate: X509Certificate | undefined,
+    readonly peerCertificate: PeerCertificate | undefined,
   ) {}
 
   /** Is the decision still open (not accepted, rejected, timed out, nor reset by the peer)? */

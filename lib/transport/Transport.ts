@@ -1,8 +1,8 @@
-import type { X509Certificate } from 'node:crypto';
 import type { Observable } from 'rxjs';
 import type { NetError } from '../errors.js';
 import type { Endpoint } from './address.js';
-import type { NodeTlsOptions } from './tls.js';
+import type { NodeTlsOptions } from '../options.js';
+import type { PeerCertificate } from '../peerCertificate.js';
 
 /**
  * What a connection needs from a byte pipe: the seam every transport (TCP,
@@ -46,7 +46,7 @@ export interface ByteStream {
   /** Settles once both directions are closed: with the error met on the way (writing the last bytes), if any. Never rejects. */
   readonly closed: Promise<NetError | undefined>;
   /** The certificate the peer presented (TLS), if any. */
-  readonly peerCertificate?: X509Certificate;
+  readonly peerCertificate?: PeerCertificate;
   /**
    * When the underlying connection began (`performance.now()` ms), for a
    * stream handed over after a transport handshake (TLS): the node's
@@ -113,5 +113,5 @@ export interface Platform {
   /** The transports by URL scheme. */
   transports(settings: TransportSettings): Readonly<Record<string, Transport>>;
   /** Key-bound ids: the id bound to a certificate; absent where peers' certificates cannot be seen (browsers). */
-  readonly certificateId?: (certificate: string | Uint8Array | X509Certificate) => string;
+  readonly certificateId?: (certificate: string | Uint8Array | PeerCertificate) => string;
 }

@@ -2,29 +2,14 @@ import { constants } from 'node:crypto';
 import { connect as netConnect, isIP, type Socket } from 'node:net';
 import { connect as tlsConnect, createServer, type ConnectionOptions, type SecureContextOptions, type TLSSocket } from 'node:tls';
 import { NetError, deadlineError, errorText, noCertificate } from '../errors.js';
+import type { NodeTlsOptions } from '../options.js';
 import { formatAddress, type Endpoint } from './address.js';
 import { bind, resolveHost, TcpStream } from './tcp.js';
 import { tlsClientFailure } from './tlsErrors.js';
 import type { Admission, ByteStream, Transport } from './Transport.js';
 
-/** The `tls` option of a node: node:tls key, certificate and trust settings. */
-export interface NodeTlsOptions {
-  /** Private key (PEM). @default none */
-  readonly key?: string | Uint8Array;
-  /** Certificate chain (PEM). @default none */
-  readonly cert?: string | Uint8Array;
-  /** Trusted CAs (PEM); without it, node:tls trusts its built-in root store. @default none */
-  readonly ca?: string | Uint8Array | readonly (string | Uint8Array)[];
-  /** Passphrase of an encrypted key. @default none */
-  readonly passphrase?: string;
-  /**
-   * Refuse a peer whose certificate does not verify against `ca` (on a
-   * client, also one whose name does not match). A listener asks every
-   * client for a certificate; set this to false to admit clients without
-   * one and decide with `accept()`/`reject()`. @default true (node:tls's default)
-   */
-  readonly rejectUnauthorized?: boolean;
-}
+// Declared in lib/options.ts, which imports nothing from Node.js (the browser types reach it).
+export type { NodeTlsOptions };
 
 /** How the transport checks certificates, from the node's options. */
 export interface TlsSettings {
