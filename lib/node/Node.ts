@@ -197,18 +197,12 @@ export class Node<M = unknown, N = unknown, I = null> implements AsyncDisposable
    * `TIMEOUT` after `timeout` ms (default `handshakeTimeout`) and with
    * `ALREADY_CLOSED` when the node is closed or closes meanwhile.
    */
-  whenConnected(id: N, options: WhenConnectedOptions = {}): Promise<void> {
-    if (this.closing) return Promise.reject(alreadyClosed());
-    let key: string;
-    let ms: number;
-    try {
-      ms = positive('timeout', options.timeout ?? this.options.handshakeTimeout);
-      key = nodeIdKey(id);
-    } catch (error) {
-      return Promise.reject(error as Error);
-    }
-    if (this.book.registry.get(key) !== undefined) return Promise.resolve();
-    return firstValueFrom(
+  async whenConnected(id: N, options: WhenConnectedOptions = {}): Promise<void> {
+    if (this.closing) throw alreadyClosed();
+    const ms = positive('timeout', options.timeout ?? this.options.handshakeTimeout);
+    const key = nodeIdKey(id);
+    if (this.book.registry.get(key) !== undefined) return;
+    await firstValueFrom(
       this.book.lifecycle.pipe(
         filter((event) => event.type === 'closing' || (event.type === 'connected' && event.key === key)),
         take(1),
