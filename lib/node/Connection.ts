@@ -262,6 +262,17 @@ export class Connection<M, N, I> {
 
   /** @internal The stream failed (reset, bad value, idle): the connection ends, whatever its phase. */
   onFramesError(error: unknown): void {
+    // The first value is the handshake: its size limit is maxHandshakeBytes (the decoder knows it as maxValueBytes).
+    if (this.phase.name === 'handshaking' && error instanceof NetError && error.limit === 'maxValueBytes') {
+      const { max = 0, actual = 0 } = error;
+      error = new NetError('READ_ERROR', `the handshake from ${this.remoteAddress} (${actual} bytes) exceeds maxHandshakeBytes (${max})`, {
+        address: this.remoteAddress,
+        limit: 'maxHandshakeBytes',
+        max,
+        actual,
+        cause: error,
+      });
+    }
     this.fail(error instanceof NetError && error.code === 'CONNECTION_ABORTED' ? (this.refusedAfterTls(error) ?? error) : error);
   }
 
@@ -414,7 +425,10 @@ export class Connection<M, N, I> {
     if (this.phase.name === 'ended') return;
     const netError = toNetError(error, 'CONNECTION_ERROR', `connection to ${this.remoteAddress} failed`, { address: this.remoteAddress });
     // A bad value is told by the decoder, which knows no address: the error is its own, fresh, so it is named here.
-    if (netError.code === 'READ_ERROR' && netError.address === undefined) (netError as { address?: string }).address = this.remoteAddress;
+    if (netError.code === 'READ_ERROR' && netError.address === undefined) {
+      (netError as { address?: string }).address = this.remoteAddress;
+      netError.message = `from ${this.remoteAddress}: ${netError.message}`;
+    }
     const reason: DisconnectReason = netError.code === 'TIMEOUT' && netError.limit === 'idleTimeout' ? 'idle' : 'error';
     this.destroy(reason, netError);
   }
@@ -446,8 +460,12 @@ export class Connection<M, N, I> {
   private ended: Promise<void> | undefined;
   private onEnded: (() => void) | undefined;
 
+  /** The failure it ended with, if it ended with one (so `connect` can say why a request it could not accept ended). */
+  failure: NetError | undefined;
+
   private end(reason: DisconnectReason, error: NetError | undefined): void {
     if (this.phase.name === 'ended') return;
+    this.failure = error;
     // A request the application still holds must not hold what the peer sent: the phase goes, and its inbox.
     this.stopReading({ name: 'ended', decided: this.decided });
     this.onEnded?.();

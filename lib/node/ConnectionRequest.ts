@@ -1,3 +1,4 @@
+import type { NetError } from '../errors.js';
 import type { PeerCertificate } from '../peerCertificate.js';
 
 /** Type-level only: ties a request to its node's message type `M`. */
@@ -37,7 +38,12 @@ export class ConnectionRequest<M = unknown, N = unknown, I = unknown> {
 
   /** @internal Made by the node when a peer's handshake arrives. */
   constructor(
-    private readonly connection: { readonly isPending: boolean; accept(): boolean; reject(): boolean },
+    private readonly connection: {
+      readonly isPending: boolean;
+      readonly failure?: NetError | undefined;
+      accept(): boolean;
+      reject(): boolean;
+    },
     /** The peer's node id, from its handshake. */
     readonly nodeId: N,
     /** The peer's init message, from its handshake. */
@@ -59,6 +65,11 @@ export class ConnectionRequest<M = unknown, N = unknown, I = unknown> {
    * does nothing, when the request is no longer pending (decided, timed out,
    * or the peer reset the connection) or the node is closing.
    */
+  /** @internal The failure the connection ended with, if any (what `connect` rejects with when `accept()` came too late). */
+  get failure(): NetError | undefined {
+    return this.connection.failure;
+  }
+
   accept(): boolean {
     return this.connection.accept();
   }

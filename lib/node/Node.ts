@@ -323,7 +323,8 @@ export class Node<M = unknown, N = unknown, I = null> implements AsyncDisposable
   async connect(address: Address, options: ConnectOptions = {}): Promise<N> {
     const request = await this.connectRequest(address, options);
     if (!request.accept()) {
-      throw endedEarly(request.remoteAddress, 'before it was accepted', request.nodeId);
+      // It failed between the handshake and this accept (a bad value after the handshake, a reset): say why.
+      throw request.failure ?? endedEarly(request.remoteAddress, 'before it was accepted', request.nodeId);
     }
     return request.nodeId;
   }

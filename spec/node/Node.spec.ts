@@ -1,5 +1,6 @@
-import { createServer, type Server } from 'node:net';
-import { VirtualTimeScheduler } from 'rxjs';
+import { connect as netConnect, createServer, type Server } from 'node:net';
+import { encode } from '@msgpack/msgpack';
+import { VirtualTimeScheduler, firstValueFrom } from 'rxjs';
 import { Node } from '../../lib/node/Node.js';
 import { NetError } from '../../lib/errors.js';
 import { client, listening, makeNode, sleep, until } from '../helpers/nodes.js';
@@ -327,5 +328,71 @@ describe('Node whenConnected()', () => {
   it('rejects (never throws) a bad timeout', async () => {
     const node = makeNode({ nodeId: 'x' });
     await expectAsync(node.whenConnected('y', { timeout: 0 })).toBeRejectedWithError(TypeError);
+  });
+});
+
+describe('Node errors that say why', () => {
+  const servers: Server[] = [];
+  afterEach(() => {
+    for (const server of servers.splice(0)) server.close();
+  });
+
+  /** A raw TCP server that writes `bytes` to each client, then (with `end`) ends. */
+  async function rawServer(bytes: Uint8Array, end = false): Promise<string> {
+    const server = createServer((socket) => {
+      socket.on('error', () => undefined);
+      if (end) socket.end(bytes);
+      else socket.write(bytes);
+    });
+    servers.push(server);
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    return `127.0.0.1:${(server.address() as { port: number }).port}`;
+  }
+
+  it('connect(): a valid handshake followed by an invalid byte rejects with the READ_ERROR, naming the address', async () => {
+    const address = await rawServer(Uint8Array.of(...encode([null, 'raw']), 0xc1));
+    const node = makeNode({ nodeId: 'dialler' });
+    const error = (await rejection(node.connect(address))) as NetError;
+    expectCode(error, 'READ_ERROR');
+    expect(error.address).toBe(address);
+    expect(error.message).toContain(address);
+  });
+
+  it('a handshake over maxHandshakeBytes is refused naming that limit, on both sides', async () => {
+    const big = encode([null, 'x'.repeat(70_000)]);
+    const node = makeNode({ nodeId: 'dialler', maxHandshakeBytes: 64 * 1024 });
+    const error = (await rejection(node.connect(await rawServer(big)))) as NetError;
+    expectCode(error, 'READ_ERROR');
+    expect([error.limit, error.max]).toEqual(['maxHandshakeBytes', 64 * 1024]);
+    expect(error.message).toContain('maxHandshakeBytes');
+
+    const b = await listening({ id: 'b', maxHandshakeBytes: 64 * 1024 });
+    const failure = firstValueFrom(b.node.failures$);
+    const socket = netConnect(Number(b.address.split(':')[1]), '127.0.0.1');
+    socket.on('error', () => undefined);
+    socket.write(big);
+    const refused = await failure;
+    socket.destroy();
+    expectCode(refused, 'READ_ERROR');
+    expect(refused.limit).toBe('maxHandshakeBytes');
+    expect(refused.address).toMatch(/^127\.0\.0\.1:\d+$/);
+  });
+
+  it('a peer that closes before sending a byte: CONNECTION_ERROR naming its address, on both sides', async () => {
+    const address = await rawServer(new Uint8Array(0), true);
+    const node = makeNode({ nodeId: 'dialler' });
+    const error = (await rejection(node.connect(address))) as NetError;
+    expectCode(error, 'CONNECTION_ERROR');
+    expect(error.address).toBe(address);
+    expect(error.message).toContain(address);
+
+    const b = await listening({ id: 'b' });
+    const failure = firstValueFrom(b.node.failures$);
+    const socket = netConnect(Number(b.address.split(':')[1]), '127.0.0.1', () => socket.end());
+    socket.on('error', () => undefined);
+    const refused = await failure;
+    expectCode(refused, 'CONNECTION_ERROR');
+    expect(refused.address).toMatch(/^127\.0\.0\.1:\d+$/);
+    expect(refused.message).toContain(refused.address!);
   });
 });
