@@ -1,5 +1,5 @@
-import { Encoder } from '../codec/Encoder.js';
-import { FrameDecoder } from '../codec/FrameDecoder.js';
+import { Encoder, type EncoderConfig } from '../codec/Encoder.js';
+import { FrameDecoder, type FrameDecoderConfig } from '../codec/FrameDecoder.js';
 import { NetError } from '../errors.js';
 
 /**
@@ -10,14 +10,21 @@ import { NetError } from '../errors.js';
  * `isConnected(self)` stays false, as in the crate.
  */
 export class SelfConnection {
-  private readonly encoder = new Encoder();
-  private readonly decoder = new FrameDecoder();
+  private readonly encoder: Encoder;
+  private readonly decoder: FrameDecoder;
 
-  constructor(private readonly deliver: (message: unknown) => void) {}
+  constructor(
+    private readonly deliver: (message: unknown) => void,
+    /** The node's limits: what its connections encode with and decode with. */
+    limits: { readonly encoder: EncoderConfig; readonly decoder: FrameDecoderConfig },
+  ) {
+    this.encoder = new Encoder(limits.encoder);
+    this.decoder = new FrameDecoder(limits.decoder);
+  }
 
   /** Queues the message to this node; throws `SEND_ERROR` when it cannot be encoded or its decoding is refused. */
   send(message: unknown): void {
-    this.encoder.append(message);
+    this.encoder.append(message); // over maxValueBytes or maxDepth: SEND_ERROR, as a send to a peer
     try {
       this.decoder.write(this.encoder.take(), (value) => queueMicrotask(() => this.deliver(value)));
     } catch (error) {

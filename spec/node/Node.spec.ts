@@ -396,3 +396,30 @@ describe('Node errors that say why', () => {
     expect(refused.message).toContain(refused.address!);
   });
 });
+
+describe('Node send() to itself', () => {
+  it('keeps the node’s own limits, not the defaults: refused over a small maxValueBytes, delivered under a large one', async () => {
+    const small = makeNode<string>({ nodeId: 'small', maxValueBytes: 1024 });
+    const refused = thrown(() => small.send('small', 'x'.repeat(2000))) as NetError;
+    expectCode(refused, 'SEND_ERROR');
+    expect(refused.limit).toBe('maxValueBytes');
+    small.send('small', 'fits');
+    expect(await small.receive({ timeout: 2000 })).toEqual({ type: 'message', from: 'small', message: 'fits' });
+
+    const large = makeNode<string>({ nodeId: 'large', maxValueBytes: 16 * 1024 * 1024 });
+    const big = 'y'.repeat(5 * 1024 * 1024); // over the 4 MiB default
+    large.send('large', big);
+    const event = await large.receive({ timeout: 5000 });
+    expect(event.type === 'message' && event.message.length).toBe(big.length);
+  });
+
+  it('keeps maxDepth: a message nested deeper than the node takes is refused', () => {
+    const node = makeNode<unknown>({ nodeId: 'shallow', maxDepth: 4 });
+    let nested: unknown = 1;
+    for (let i = 0; i < 10; i++) nested = [nested];
+    expectCode(
+      thrown(() => node.send('shallow', nested)),
+      'SEND_ERROR',
+    );
+  });
+});
