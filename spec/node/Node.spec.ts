@@ -414,7 +414,7 @@ describe('Node send() to itself', () => {
   });
 
   it('keeps maxDepth: a message nested deeper than the node takes is refused', () => {
-    const node = makeNode<unknown>({ nodeId: 'shallow', maxDepth: 4 });
+    const node = makeNode({ nodeId: 'shallow', maxDepth: 4 });
     let nested: unknown = 1;
     for (let i = 0; i < 10; i++) nested = [nested];
     expectCode(
