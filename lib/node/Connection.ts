@@ -179,7 +179,7 @@ export class Connection<M, N, I> {
       // Read on, discarding, so the peer's FIN is seen even if reading was paused.
       this.gate.openForever();
     }
-    this.writer.flush();
+    this.writer.release();
     stream.end();
     const timer = this.config.scheduler.schedule(() => stream.destroy(), this.config.linger);
     this.closing = stream.closed.then((error) => {
@@ -228,6 +228,18 @@ export class Connection<M, N, I> {
         this.deliver();
       }
     });
+  }
+
+  /**
+   * It replaced `predecessor`, a connection to the same peer that this node
+   * had registered and may have sent on: what is sent on this one waits
+   * until that one has ended (the peer's FIN: it has read it to its end),
+   * so the peer, which may not even know of the old one yet, reads the two
+   * in the order they were sent. Bounded by the old one's `linger`.
+   */
+  writeAfter(predecessor: Promise<void>): void {
+    this.writer.hold();
+    void predecessor.then(() => this.writer.release());
   }
 
   /** @internal A frame: the handshake, a message kept while pending, or a message. */

@@ -182,7 +182,9 @@ export class ConnectionBook<M, N, I> {
       const before: Promise<void>[] = [];
       if (loser) {
         this.farewell(loser, 'replaced', undefined);
-        before.push(loser.close('replaced', true));
+        const ended = loser.close('replaced', true);
+        before.push(ended);
+        connection.writeAfter(ended);
       }
       for (const other of this.registry.pendingLosers(connection, this.host.key)) before.push(other.whenEnded());
       if (before.length > 0) connection.follow(before.length === 1 ? before[0]! : Promise.all(before).then(() => undefined));

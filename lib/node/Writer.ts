@@ -47,6 +47,8 @@ export class Writer {
   private streamQueued = 0;
   private writableState = true;
   private disposed = false;
+  /** Queued bytes wait for {@link release}. */
+  private held = false;
   /** Subscribers of `writable$`, made only when someone asks (most connections never do). */
   private watchers: Subscriber<boolean>[] | undefined;
 
@@ -98,10 +100,26 @@ export class Writer {
     }
   }
 
-  /** Writes everything queued now. */
+  /**
+   * Holds what is queued (sends still queue, within the limits) until
+   * {@link release}: a connection that replaced one to the same peer writes
+   * only once the peer has ended the old one, so the peer has read what was
+   * sent on it first.
+   */
+  hold(): void {
+    this.held = true;
+  }
+
+  /** Ends a {@link hold} and writes what was queued meanwhile. */
+  release(): void {
+    this.held = false;
+    this.flush();
+  }
+
+  /** Writes everything queued now (unless held). */
   flush(): void {
     this.scheduled = false;
-    if (this.encoder.length === 0 || !this.stream.writable) return;
+    if (this.encoder.length === 0 || !this.stream.writable || this.held) return;
     const bytes = this.encoder.takeView();
     this.stream.write(bytes);
     this.host.onWrite(bytes.length);
