@@ -1,10 +1,11 @@
 import { createServer, connect as netConnect, type Server, type Socket } from 'node:net';
-import { client, listening, sleep } from '../helpers/nodes.js';
+import { FrameDecoder } from '../../lib/codec/FrameDecoder.js';
+import { client, listening, sleep, until } from '../helpers/nodes.js';
 import { hex, toHex } from '../helpers/bytes.js';
 
 /** A raw TCP server on loopback that hands each accepted socket to `onSocket`. */
-async function rawServer(onSocket: (socket: Socket) => void): Promise<{ server: Server; address: string }> {
-  const server = createServer(onSocket);
+async function rawServer(onSocket: (socket: Socket) => void, allowHalfOpen = false): Promise<{ server: Server; address: string }> {
+  const server = createServer({ allowHalfOpen }, onSocket);
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   return { server, address: `127.0.0.1:${(server.address() as { port: number }).port}` };
 }
@@ -117,6 +118,50 @@ describe('Connection (the wire)', () => {
       const connected = log.ofType('connected').length;
       const replaced = log.ofType('disconnected').filter((e) => e.reason === 'replaced').length;
       expect(connected - replaced).toBe(1);
+    }
+  });
+});
+
+describe('Connection (replaced by a duplicate)', () => {
+  it('a connection that replaced one writes only after the peer has ended the old one, so the peer reads them in order', async () => {
+    // The peer is raw: it sees both connections and decides when it ends the old one, as a peer
+    // that had not yet read the old one's handshake would (it reads and ends it later).
+    const order: string[] = [];
+    const sockets: Socket[] = [];
+    let oldEnded!: () => void;
+    const oldEndedByA = new Promise<void>((resolve) => (oldEnded = resolve));
+    const { server, address } = await rawServer((socket) => {
+      const index = sockets.push(socket) - 1;
+      socket.on('error', () => undefined);
+      socket.write(hex('92 c0 a1 62')); // [null, 'b']
+      const decoder = new FrameDecoder();
+      let handshake = true;
+      socket.on('data', (chunk: Buffer) =>
+        decoder.write(chunk, (value) => {
+          if (handshake) handshake = false;
+          else order.push(`${index === 0 ? 'old' : 'new'}: ${String(value)}`);
+        }),
+      );
+      socket.on('end', () => {
+        if (index === 0) oldEnded();
+      });
+    }, true); // half-open: it ends each connection when it chooses, as a node does
+    const a = client<string>({ id: 'a' });
+    try {
+      await a.node.connect(address);
+      a.node.send('b', 'first');
+      await until(() => order.length === 1);
+      await a.node.connect(address); // the newer connection from the same side wins: the old one is replaced
+      a.node.send('b', 'second');
+      await oldEndedByA; // a has sent FIN on the old one
+      await sleep(100); // time for 'second' to arrive, were it not held
+      order.push('old ended by b');
+      sockets[0]!.end();
+      await until(() => order.length === 3, 5000, "'second' after the old connection ended");
+      expect(order).toEqual(['old: first', 'old ended by b', 'new: second']);
+    } finally {
+      for (const socket of sockets) socket.destroy();
+      server.close();
     }
   });
 });
