@@ -515,7 +515,9 @@ describe('msgpacknet (the executable)', () => {
         const result = await run(...args);
         expect(result.code).toBe(1);
         expect(result.stderr).toMatch(/^msgpacknet: error: READ_ERROR: /);
-        expect(result.stderr).toContain(`(${talker}); is ${talker} a msgpacknet node?`);
+        // The address once in the reason (the decoder's error names it), then the hint.
+        expect(result.stderr).toContain(`READ_ERROR: from ${talker}: `);
+        expect(result.stderr).toContain(`; is ${talker} a msgpacknet node?`);
       }
       const sendTimeout = await run('send', quiet, '1', '--timeout', '300');
       expect(sendTimeout.stderr).toContain(`is ${quiet} a msgpacknet node?`);
