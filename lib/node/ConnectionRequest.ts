@@ -59,17 +59,17 @@ export class ConnectionRequest<M = unknown, N = unknown, I = unknown> {
     return this.connection.isPending;
   }
 
+  /** @internal The failure the connection ended with, if any (what `connect` rejects with when `accept()` came too late). */
+  get failure(): NetError | undefined {
+    return this.connection.failure;
+  }
+
   /**
    * Registers the connection and emits `connected`; `send(nodeId, ...)`
    * works from then on (also in `connected` handlers). Returns false, and
    * does nothing, when the request is no longer pending (decided, timed out,
    * or the peer reset the connection) or the node is closing.
    */
-  /** @internal The failure the connection ended with, if any (what `connect` rejects with when `accept()` came too late). */
-  get failure(): NetError | undefined {
-    return this.connection.failure;
-  }
-
   accept(): boolean {
     return this.connection.accept();
   }
