@@ -36,6 +36,8 @@ export class EventHub<E> {
   private reentrant: { event: E; afterRouted?: () => void }[] | undefined;
   /** The estimated heap of the kept events (see {@link charge}). */
   private keptCost = 0;
+  /** Was an event kept since the last {@link charge}? */
+  private keptSinceCharge = false;
   /** Called first for every event as it is routed; one that returns true consumes it (see {@link intercept}). */
   private interceptors: readonly Interceptor<E>[] = [];
   /** `receive()` calls waiting, in call order; while there are any, one subscription takes events for them. */
@@ -83,10 +85,14 @@ export class EventHub<E> {
 
   /**
    * Adds `cost` (estimated heap bytes) for events just emitted; counted only
-   * while events are kept, it pauses the producer beyond `maxCost`.
+   * when some of them were kept, it pauses the producer beyond `maxCost`.
    */
   charge(cost: number): void {
-    if (this.size === 0) return;
+    // Only a read that kept something costs: one whose events went to subscribers or were
+    // intercepted (Rpc's answers, say) holds no heap here, kept events or not.
+    const kept = this.keptSinceCharge;
+    this.keptSinceCharge = false;
+    if (this.size === 0 || !kept) return;
     this.keptCost += cost;
     if (!this.paused && this.keptCost > this.maxCost) {
       this.paused = true;
@@ -150,6 +156,7 @@ export class EventHub<E> {
     const subscribers = this.subscribers;
     if (subscribers.length === 0 || this.draining || this.size > 0) {
       this.kept.push(event);
+      this.keptSinceCharge = true;
       if (!this.paused && this.size > this.bound) {
         this.paused = true;
         this.onOverflow(true);

@@ -42,6 +42,23 @@ describe('EventHub', () => {
     expect(calls).toEqual([true, false]);
   });
 
+  it('charges only reads that kept something: intercepted events cost nothing, even while others are kept', () => {
+    const calls: boolean[] = [];
+    const hub = new EventHub<number>(1000, (paused) => calls.push(paused), 100);
+    hub.intercept((n) => n < 0); // negative numbers are someone else's (as Rpc's answers are)
+    hub.emit(1); // kept: nobody subscribes
+    hub.charge(10);
+    for (let i = 0; i < 1000; i++) {
+      hub.emit(-1); // intercepted, never kept
+      hub.charge(60);
+    }
+    expect(calls).toEqual([]);
+    expect(hub.size).toBe(1);
+    hub.emit(2);
+    hub.charge(95); // kept: 10 + 95 > 100
+    expect(calls).toEqual([true]);
+  });
+
   it('an event emitted from inside a handler reaches every subscriber after the current one, so all see one order', () => {
     const hub = new EventHub<string>(100, () => undefined);
     const first: string[] = [];

@@ -48,6 +48,18 @@ describe('Rpc', () => {
       expect(server.inFlight).toEqual({ calls: 0, serving: 0 });
     });
 
+    it('a caller whose events$ nobody takes keeps reading answers past eventBufferBytes (they are intercepted, never kept)', async () => {
+      const { node: serverNode } = await listening({});
+      new Rpc(serverNode).handle('echo', (params: unknown[]) => params);
+      // Nobody subscribes to the caller's events$: its `connected` event is kept for good.
+      const callerNode = makeNode<unknown, string>({ nodeId: 'lonely caller', eventBufferBytes: 64 * 1024 });
+      const caller = new Rpc(callerNode, { timeout: 5000 });
+      await callerNode.connect(serverNode.addresses()[0]!);
+      // Each answer read costs ~1.5 KB of estimated heap: 64 KiB would be spent after ~40 reads.
+      for (let i = 0; i < 400; i++) expect(await caller.call(serverNode.nodeId, 'echo', [i, 'x'.repeat(64)])).toEqual([i, 'x'.repeat(64)]);
+      expect(await callerNode.receive({ timeout: 1000 })).toEqual(jasmine.objectContaining({ type: 'connected' }));
+    });
+
     it('serves both ways on one connection, many calls in flight, each answered once and to its own call', async () => {
       const { server, caller, serverNode, callerNode } = await connectedPair();
       server.handle('double', async ([n]: [number]) => {
