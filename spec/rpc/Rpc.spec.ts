@@ -52,7 +52,7 @@ describe('Rpc', () => {
       const { node: serverNode } = await listening({});
       new Rpc(serverNode).handle('echo', (params: unknown[]) => params);
       // Nobody subscribes to the caller's events$: its `connected` event is kept for good.
-      const callerNode = makeNode<unknown, string>({ nodeId: 'lonely caller', eventBufferBytes: 64 * 1024 });
+      const callerNode = makeNode({ nodeId: 'lonely caller', eventBufferBytes: 64 * 1024 });
       const caller = new Rpc(callerNode, { timeout: 5000 });
       await callerNode.connect(serverNode.addresses()[0]!);
       // Each answer read costs ~1.5 KB of estimated heap: 64 KiB would be spent after ~40 reads.
