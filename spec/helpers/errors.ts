@@ -12,3 +12,13 @@ export function thrownNetError(fn: () => unknown, code: NetErrorCode): NetError 
   }
   throw new Error(`expected a ${code}`);
 }
+
+/** What `promise` rejects with; fails the spec when it resolves. */
+export async function rejection(promise: Promise<unknown>): Promise<unknown> {
+  try {
+    await promise;
+  } catch (error) {
+    return error;
+  }
+  throw new Error('expected the promise to reject');
+}

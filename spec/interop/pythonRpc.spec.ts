@@ -4,6 +4,7 @@ import { NetError } from '../../lib/errors.js';
 import { Rpc, type RpcNotification } from '../../lib/rpc/Rpc.js';
 import { Lines } from '../helpers/lines.js';
 import { client, listening } from '../helpers/nodes.js';
+import { rejection } from '../helpers/errors.js';
 
 // Debian's interpreter: python3-msgpack is installed for it only (not for a python3 earlier on PATH).
 const PYTHON = '/usr/bin/python3';
@@ -24,16 +25,6 @@ class PythonPeer extends Lines<string> {
     const line = await this.line(`RESPONSE ${msgid} `);
     return JSON.parse(line.slice(`RESPONSE ${msgid} `.length)) as [unknown, unknown];
   }
-}
-
-/** The rejection of `promise`; fails the spec when it resolves. */
-async function rejection(promise: Promise<unknown>): Promise<unknown> {
-  try {
-    await promise;
-  } catch (error) {
-    return error;
-  }
-  throw new Error('expected a rejection');
 }
 
 describe('interop with an independent Python msgpack-rpc peer (python3-msgpack over a plain socket)', () => {

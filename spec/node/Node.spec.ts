@@ -4,19 +4,11 @@ import { VirtualTimeScheduler, firstValueFrom } from 'rxjs';
 import { Node } from '../../lib/node/Node.js';
 import { NetError } from '../../lib/errors.js';
 import { client, listening, makeNode, sleep, until } from '../helpers/nodes.js';
+import { rejection } from '../helpers/errors.js';
 
 function expectCode(error: unknown, code: string): void {
   expect(error).toBeInstanceOf(NetError);
   expect((error as NetError).code).toBe(code);
-}
-
-async function rejection(promise: Promise<unknown>): Promise<unknown> {
-  try {
-    await promise;
-  } catch (error) {
-    return error;
-  }
-  throw new Error('expected the promise to reject');
 }
 
 function thrown(fn: () => unknown): unknown {
