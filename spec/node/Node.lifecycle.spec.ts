@@ -74,6 +74,18 @@ describe('Node events$ and receive()', () => {
     expect(await a.receive({ timeout: 5000 })).toEqual({ type: 'message', from: 'b', message: 4 });
   });
 
+  it('receive() called from inside an events$ handler takes the next event, not the one being handled', async () => {
+    const node = makeNode<string>({ nodeId: 'me' });
+    let inner: Promise<unknown> | undefined;
+    node.events$.subscribe((event) => {
+      if (event.type === 'message' && event.message === 'one') inner = node.receive({ timeout: 5000 });
+    });
+    node.send('me', 'one');
+    await until(() => inner !== undefined);
+    node.send('me', 'two');
+    expect(await inner).toEqual({ type: 'message', from: 'me', message: 'two' });
+  });
+
   it('receive() rejects (never throws) a bad timeout', async () => {
     const node = makeNode({ nodeId: 'me' });
     await expectAsync(node.receive({ timeout: -1 })).toBeRejectedWithError(TypeError);

@@ -298,6 +298,18 @@ describe('Node whenConnected()', () => {
     expect(await a.receive({ timeout: 2000 })).toEqual({ type: 'message', from: 'b', message: 'first from the server' });
   });
 
+  it('called from inside a connected handler for that id, resolves at once (registered before the event)', async () => {
+    const b = await listening({ id: 'b' });
+    const a = makeNode({ nodeId: 'a' });
+    let inner: Promise<void> | undefined;
+    a.events$.subscribe((event) => {
+      if (event.type === 'connected') inner = a.whenConnected(event.nodeId, { timeout: 1 });
+    });
+    await a.connect(b.address);
+    await until(() => inner !== undefined);
+    await expectAsync(inner).toBeResolved();
+  });
+
   it('rejects with TIMEOUT (naming the id) after timeout ms on the node scheduler', async () => {
     const scheduler = new VirtualTimeScheduler();
     const node = makeNode({ nodeId: 'alone', scheduler });
