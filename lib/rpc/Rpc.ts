@@ -16,7 +16,6 @@ import { NetError, alreadyClosed, describeValue } from '../errors.js';
 import type { NodeEvent } from '../events.js';
 import { nodeIdKey } from '../nodeId.js';
 import { positive } from '../options.js';
-import { schedulerTimers } from '../schedulerTimers.js';
 import {
   CANCEL_METHOD,
   MAX_MSGID,
@@ -29,6 +28,7 @@ import {
   remoteError,
   type RpcErrorValue,
 } from './envelope.js';
+import { TimerQueue } from './TimerQueue.js';
 
 /** The default `timeout` of a call, in ms. */
 export const DEFAULT_RPC_TIMEOUT = 30_000;
@@ -124,7 +124,7 @@ interface Pending {
 interface Peer<N> {
   readonly id: N;
   readonly calls: Map<number, Pending>;
-  readonly serving: Map<number, AbortController>;
+  readonly serving: Map<number, ServedCall<N>>;
 }
 
 const attached = new WeakSet();
@@ -155,6 +155,8 @@ export class Rpc<N = unknown> {
   private readonly timeoutMs: number;
   private readonly maxConcurrent: number;
   private readonly scheduler: SchedulerLike;
+  /** The calls' timeouts: one scheduler action per distinct timeout, not one per call. */
+  private readonly timers: { setTimeout: typeof globalThis.setTimeout; clearTimeout: typeof globalThis.clearTimeout };
   private readonly interception: Subscription;
   private nextMsgid = 0;
   private ended = false;
@@ -171,6 +173,7 @@ export class Rpc<N = unknown> {
     this.timeoutMs = callTimeout('timeout', options.timeout ?? DEFAULT_RPC_TIMEOUT);
     this.maxConcurrent = positive('maxConcurrent', options.maxConcurrent ?? DEFAULT_RPC_MAX_CONCURRENT, true);
     this.scheduler = options.scheduler ?? asyncScheduler;
+    this.timers = new TimerQueue(this.scheduler) as unknown as typeof this.timers; // p-timeout types them as the global timers
     if (attached.has(host)) throw new TypeError('this node already has an Rpc: make one per node and share it');
     attached.add(host);
     this.notifications$ = this.notifications.asObservable();
@@ -213,14 +216,24 @@ export class Rpc<N = unknown> {
       subscription = this.request$<R>(to, method, params, options.signal).subscribe({ next: resolve, error: reject });
     });
     if (ms === Number.POSITIVE_INFINITY) return answer;
-    return pTimeout(answer, {
-      milliseconds: ms,
-      customTimers: schedulerTimers(this.scheduler),
-      fallback: () => {
-        subscription?.unsubscribe(); // sends the cancel notification
-        throw timeoutError(to, method, ms);
-      },
-    });
+    // p-timeout makes a TimeoutError, with its stack, on every call, for the case where no fallback is
+    // given; ours throws a NetError instead, so that stack is never seen: capturing it cost about half
+    // of a busy client's CPU. None is captured while p-timeout sets the call up (synchronously).
+    const errors = Error as { stackTraceLimit?: number };
+    const limit = errors.stackTraceLimit;
+    errors.stackTraceLimit = 0;
+    try {
+      return pTimeout(answer, {
+        milliseconds: ms,
+        customTimers: this.timers,
+        fallback: () => {
+          subscription?.unsubscribe(); // sends the cancel notification
+          throw timeoutError(to, method, ms);
+        },
+      });
+    } finally {
+      errors.stackTraceLimit = limit;
+    }
   }
 
   /**
@@ -370,17 +383,17 @@ export class Rpc<N = unknown> {
       this.reply(from, msgid, { code: 'BUSY', message: `already serving ${this.maxConcurrent} calls from this node` }, null);
       return;
     }
-    const controller = new AbortController();
-    peer.serving.set(msgid, controller);
+    const call = new ServedCall(from, method);
+    peer.serving.set(msgid, call);
     const finish = (error: RpcErrorValue | null, result: unknown): void => {
-      if (peer.serving.get(msgid) !== controller) return; // cancelled, or its connection ended: nobody to answer
+      if (peer.serving.get(msgid) !== call) return; // cancelled, or its connection ended: nobody to answer
       peer.serving.delete(msgid);
       this.forget(peer);
       this.reply(from, msgid, error, result);
     };
     let result: unknown;
     try {
-      result = handler(params, { from, method, signal: controller.signal });
+      result = handler(params, call);
     } catch (error) {
       finish(errorValue(error), null);
       return;
@@ -397,7 +410,7 @@ export class Rpc<N = unknown> {
           if (!answered) finish({ code: 'ERROR', message: `"${method}" completed without a result` }, null);
         },
       });
-      if (!subscription.closed) controller.signal.addEventListener('abort', () => subscription.unsubscribe(), { once: true });
+      call.onAbort(subscription);
     } else if (isPromiseLike(result)) {
       result.then(
         (value) => finish(null, value),
@@ -422,11 +435,11 @@ export class Rpc<N = unknown> {
 
   private cancelServing(from: N, msgid: number): void {
     const peer = this.peers.get(nodeIdKey(from));
-    const controller = peer?.serving.get(msgid);
-    if (!peer || !controller) return;
+    const call = peer?.serving.get(msgid);
+    if (!peer || !call) return;
     peer.serving.delete(msgid);
     this.forget(peer);
-    controller.abort(); // an AbortError, as for any cancelled fetch
+    call.abort(); // an AbortError, as for any cancelled fetch
   }
 
   /** The connection to `id` ended: its calls fail (their outcome is unknown), its calls being served are aborted. */
@@ -438,7 +451,7 @@ export class Rpc<N = unknown> {
     const [serving, calls] = [[...peer.serving.values()], [...peer.calls.values()]];
     peer.serving.clear();
     peer.calls.clear(); // before answering: their teardown then sends no cancel (to a connection that may be a new one)
-    for (const controller of serving) controller.abort(error);
+    for (const call of serving) call.abort(error);
     for (const pending of calls) {
       pending.answer(
         new NetError('CONNECTION_ERROR', `${error.message} before the answer to "${pending.method}": its outcome is unknown`, {
@@ -459,7 +472,7 @@ export class Rpc<N = unknown> {
       const [serving, calls] = [[...peer.serving.values()], [...peer.calls.values()]];
       peer.serving.clear();
       peer.calls.clear();
-      for (const controller of serving) controller.abort(alreadyClosed());
+      for (const call of serving) call.abort(alreadyClosed());
       for (const pending of calls) pending.answer(alreadyClosed());
     }
     this.notifications.complete();
@@ -489,6 +502,47 @@ export class Rpc<N = unknown> {
     while (peer.calls.has(msgid)) msgid = msgid === MAX_MSGID ? 0 : msgid + 1;
     this.nextMsgid = msgid === MAX_MSGID ? 0 : msgid + 1;
     return msgid;
+  }
+}
+
+/**
+ * A call of a peer being served, as its handler sees it. Its AbortSignal is
+ * made when the handler first asks for it (making one per call cost a busy
+ * server about a quarter of its CPU); aborted before that, it is made
+ * aborted, with the same reason.
+ */
+class ServedCall<N> implements RpcCall<N> {
+  private controller: AbortController | undefined;
+  private aborted = false;
+  private reason: unknown;
+  private subscription: Subscription | undefined;
+
+  constructor(
+    readonly from: N,
+    readonly method: string,
+  ) {}
+
+  get signal(): AbortSignal {
+    if (!this.controller) {
+      this.controller = new AbortController();
+      if (this.aborted) this.controller.abort(this.reason);
+    }
+    return this.controller.signal;
+  }
+
+  /** An Observable handler's subscription: unsubscribed on abort. */
+  onAbort(subscription: Subscription): void {
+    if (this.aborted) subscription.unsubscribe();
+    else if (!subscription.closed) this.subscription = subscription;
+  }
+
+  /** Aborts the signal (with `reason`, or an AbortError when none) and an Observable handler; once. */
+  abort(reason?: unknown): void {
+    if (this.aborted) return;
+    this.aborted = true;
+    this.reason = reason;
+    this.controller?.abort(reason);
+    this.subscription?.unsubscribe();
   }
 }
 

@@ -159,6 +159,25 @@ describe('Rpc', () => {
       expect(caller.inFlight).toEqual({ calls: 0, serving: 0 });
     });
 
+    it('a handler that looks at call.signal only after the cancel sees it aborted; an Observable handler is unsubscribed without it', async () => {
+      const { server, caller, serverNode } = await connectedPair({ timeout: 100 });
+      const calls: { signal: AbortSignal }[] = [];
+      server.handle('later', (_params, call) => {
+        calls.push(call); // the signal is not asked for now
+        return new Promise<never>(() => undefined);
+      });
+      let unsubscribed = 0;
+      server.handle('stream', () => new Observable<never>(() => () => unsubscribed++));
+      await expectAsync(caller.call(serverNode.nodeId, 'later')).toBeRejectedWith(netError('TIMEOUT'));
+      await expectAsync(caller.call(serverNode.nodeId, 'stream')).toBeRejectedWith(netError('TIMEOUT'));
+      await until(() => server.inFlight.serving === 0, 5000, 'both cancels heard');
+      expect(unsubscribed).toBe(1);
+      expect(calls.length).toBe(1);
+      expect(calls[0]!.signal.aborted).toBeTrue();
+      expect((calls[0]!.signal.reason as Error).name).toBe('AbortError');
+      expect(calls[0]!.signal).toBe(calls[0]!.signal); // one signal, however often asked for
+    });
+
     it('an AbortSignal cancels: rejects with its reason, the server aborts; an aborted signal sends nothing', async () => {
       const { server, caller, serverNode } = await connectedPair();
       const aborted: unknown[] = [];
