@@ -1,4 +1,4 @@
-import type { SchedulerLike, Subscription } from 'rxjs';
+import { asyncScheduler, type SchedulerLike, type Subscription } from 'rxjs';
 
 /** One timer of a {@link TimerQueue}: its callback is dropped once it ran or was cleared. */
 export interface QueuedTimer {
@@ -15,18 +15,25 @@ export interface QueuedTimer {
  * timer. Setting and clearing a timer is O(1) (amortised: cleared timers
  * are dropped in bulk once they are half of a lane). A lane with no live
  * timer has no action, so nothing keeps the process alive on its account.
- * The deadlines are on `scheduler.now()`, so a `TestScheduler` drives them.
+ * The deadlines are on `performance.now()` under `asyncScheduler` (whose
+ * `now()` is the wall clock: a clock set back an hour would hold every
+ * timer an hour, one set forward would fire them all), else on
+ * `scheduler.now()`, so a `TestScheduler` drives them in virtual time.
  */
 export class TimerQueue {
   private readonly lanes = new Map<number, Lane>();
 
-  constructor(private readonly scheduler: SchedulerLike) {}
+  private readonly clock: () => number;
+
+  constructor(private readonly scheduler: SchedulerLike) {
+    this.clock = scheduler === asyncScheduler ? () => performance.now() : () => scheduler.now();
+  }
 
   /** As `setTimeout(callback, ms)`. */
   readonly setTimeout = (callback: () => void, ms: number): QueuedTimer => {
     let lane = this.lanes.get(ms);
     if (!lane) {
-      const made = new Lane(this.scheduler, ms, () => {
+      const made = new Lane(this.scheduler, this.clock, ms, () => {
         if (this.lanes.get(ms) === made) this.lanes.delete(ms);
       });
       lane = made;
@@ -52,12 +59,13 @@ class Lane {
 
   constructor(
     private readonly scheduler: SchedulerLike,
+    private readonly now: () => number,
     private readonly ms: number,
     private readonly emptied: () => void,
   ) {}
 
   add(callback: () => void): QueuedTimer {
-    const timer: QueuedTimer = { deadline: this.scheduler.now() + this.ms, callback, lane: this };
+    const timer: QueuedTimer = { deadline: this.now() + this.ms, callback, lane: this };
     this.timers.push(timer);
     this.action ??= this.arm(timer.deadline);
     return timer;
@@ -73,13 +81,13 @@ class Lane {
   }
 
   private arm(deadline: number): Subscription {
-    return this.scheduler.schedule(() => this.fire(), Math.max(0, deadline - this.scheduler.now()));
+    return this.scheduler.schedule(() => this.fire(), Math.max(0, deadline - this.now()));
   }
 
   /** Runs every timer whose deadline has come, in order, then arms for the next live one. */
   private fire(): void {
     this.action = undefined;
-    const now = this.scheduler.now();
+    const now = this.now();
     while (this.head < this.timers.length) {
       const timer = this.timers[this.head]!;
       const { callback } = timer;

@@ -109,4 +109,20 @@ describe('TimerQueue (the Rpc call timeouts)', () => {
     expect(ran).toBe(2);
     expect(activeTimeouts()).toBe(before);
   });
+
+  it('on a real clock: the wall clock set back or forward an hour moves no timer (asyncScheduler timers are on a monotonic clock)', async () => {
+    const queue = new TimerQueue(asyncScheduler);
+    const fired: string[] = [];
+    queue.setTimeout(() => fired.push('soon'), 30);
+    const late = queue.setTimeout(() => fired.push('in a minute'), 60_000);
+    const wall = Date.now();
+    const now = spyOn(Date, 'now').and.returnValue(wall - 3_600_000);
+    await sleep(150);
+    expect(fired).toEqual(['soon']);
+    now.and.returnValue(wall + 3_600_000);
+    queue.setTimeout(() => fired.push('soon again'), 30);
+    await sleep(150);
+    expect(fired).toEqual(['soon', 'soon again']);
+    queue.clearTimeout(late);
+  });
 });
