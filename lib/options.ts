@@ -85,7 +85,7 @@ export interface NodeOptions<M = unknown, N = unknown, I = unknown> extends Deco
   /**
    * Key-bound node ids: this node's id must be `certificateId(tls.cert)`,
    * and `tls.key` must be given (else a `TypeError` here); it listens on and connects over `tls://`
-   * only; every peer must present a certificate whose `certificateId` is the
+   * and `wss://` only; every peer must present a certificate whose `certificateId` is the
    * id in its handshake, or it is cut before it becomes a request (a
    * `CONNECTION_ERROR` on `failures$`, or from `connect`). Self-signed
    * certificates are fine; with a `ca`, chains are checked too. @default false

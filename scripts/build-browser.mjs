@@ -9,7 +9,7 @@ import { fileURLToPath } from 'node:url';
 const root = fileURLToPath(new URL('..', import.meta.url));
 const lib = join(root, 'lib');
 
-/** Resolves lib/platform.js (imported by lib/node/Node.ts) to lib/platform.browser.ts. */
+/** Resolves lib/platform.js (imported by lib/node/nodeTransports.ts) to lib/platform.browser.ts. */
 export const browserPlatform = {
   name: 'msgpacknet-browser-platform',
   setup(build) {

@@ -99,7 +99,7 @@ export interface TransportSettings {
   readonly authenticateIds: boolean;
   /** ms from the TCP connect to an accepted handshake: a listener cuts transport handshakes (TLS, HTTP upgrade) at it. */
   readonly handshakeTimeout: number;
-  /** Largest encoded value a peer may send (a WebSocket's `maxPayload` follows it). */
+  /** Largest encoded value a peer may send. (A WebSocket's `maxPayload` does not follow it: it is `WS_MAX_PAYLOAD`, 320 KiB, since values are split across messages.) */
   readonly maxValueBytes: number;
 }
 
