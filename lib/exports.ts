@@ -76,6 +76,17 @@ export { ExtData, type ExtensionCodecType } from './codec/ExtData.js';
 export { nodeIdKey, nodeIdEquals, randomNodeId } from './nodeId.js';
 export { DecayingRate, type ConnectionStats, type NodeStats } from './stats.js';
 export type { Validator, StandardSchemaV1 } from './validate.js';
+
+// Observability: the diagnostics_channel names and their messages (published on Node.js, Bun, Deno)
+export {
+  DIAGNOSTICS_CHANNELS,
+  type DiagnosticsNode,
+  type ConnectionOpenMessage,
+  type ConnectionCloseMessage,
+  type HandshakeFailedMessage,
+  type LimitMessage,
+  type RpcCallMessage,
+} from './diagnosticsChannels.js';
 export * from './defaults.js';
 
 // A node is `AsyncDisposable` (`await using node = ...`). Declared here as TypeScript's `esnext.disposable`

@@ -1,5 +1,5 @@
 // The browser build: lib/browser.ts bundled by esbuild into dist/browser/index.js (ESM), with
-// lib/platform.browser.ts in place of lib/platform.ts, so that the browser's WebSocket is the only
+// lib/platform.browser.ts in place of lib/platform.ts (and diagnostics.browser.ts for diagnostics.ts), so that the browser's WebSocket is the only
 // transport and nothing from Node.js is imported. rxjs and @msgpack/msgpack stay imports (the app's
 // bundler resolves them: one rxjs for the app and msgpacknet). `npm run build` runs it after tsc.
 import { build } from 'esbuild';
@@ -9,13 +9,21 @@ import { fileURLToPath } from 'node:url';
 const root = fileURLToPath(new URL('..', import.meta.url));
 const lib = join(root, 'lib');
 
-/** Resolves lib/platform.js (imported by lib/node/nodeTransports.ts) to lib/platform.browser.ts. */
+/** The modules with a browser version beside them: lib/X.js resolves to lib/X.browser.ts. */
+const BROWSER_VERSIONS = ['platform', 'diagnostics'];
+
+/**
+ * Resolves lib/platform.js (imported by lib/node/nodeTransports.ts) to lib/platform.browser.ts, and
+ * lib/diagnostics.js (node:diagnostics_channel) to lib/diagnostics.browser.ts.
+ */
 export const browserPlatform = {
   name: 'msgpacknet-browser-platform',
   setup(build) {
-    build.onResolve({ filter: /(^|\/)platform\.js$/ }, (args) =>
-      resolve(args.resolveDir, args.path) === join(lib, 'platform.js') ? { path: join(lib, 'platform.browser.ts') } : undefined,
-    );
+    build.onResolve({ filter: new RegExp(`(^|/)(${BROWSER_VERSIONS.join('|')})\\.js$`) }, (args) => {
+      const path = resolve(args.resolveDir, args.path);
+      const name = BROWSER_VERSIONS.find((module) => path === join(lib, `${module}.js`));
+      return name === undefined ? undefined : { path: join(lib, `${name}.browser.ts`) };
+    });
   },
 };
 

@@ -1,4 +1,6 @@
 import { Subject } from 'rxjs';
+import { diagnostics } from '../diagnostics.js';
+import type { DiagnosticsNode } from '../diagnosticsChannels.js';
 import { NetError, alreadyClosed, endedEarly, notConnected, refusedError } from '../errors.js';
 import type { DisconnectReason, NodeEvent } from '../events.js';
 import { nodeIdKey } from '../nodeId.js';
@@ -22,6 +24,8 @@ export interface Waiter<M, N, I> {
 /** What the book needs of its node. */
 export interface BookHost<M, N, I> {
   readonly nodeId: N;
+  /** The node, as diagnostics messages name it. */
+  readonly node: DiagnosticsNode;
   /** The registry key of the node's own id. */
   readonly key: string;
   readonly options: ResolvedNodeOptions<M, N, I>;
@@ -101,7 +105,7 @@ export class ConnectionBook<M, N, I> {
     const refusal = this.registry.refusal();
     if (refusal) {
       stream.destroy();
-      this.failures.next(refusedError(stream.remoteAddress, refusal.limit, refusal.max));
+      this.fail(refusedError(stream.remoteAddress, refusal.limit, refusal.max));
       return;
     }
     // The deadline counts from the TCP connect: a transport handshake (TLS) already took its share.
@@ -116,7 +120,7 @@ export class ConnectionBook<M, N, I> {
       if (this.host.isClosing()) return false;
       const refusal = this.registry.refusal();
       if (refusal) {
-        this.failures.next(refusedError(address, refusal.limit, refusal.max));
+        this.fail(refusedError(address, refusal.limit, refusal.max));
         return false;
       }
       this.registry.enterTransport();
@@ -124,7 +128,7 @@ export class ConnectionBook<M, N, I> {
     },
     leave: () => this.registry.leaveTransport(),
     fail: (error) => {
-      if (!this.host.isClosing()) this.failures.next(error);
+      if (!this.host.isClosing()) this.fail(error);
     },
   };
 
@@ -144,12 +148,30 @@ export class ConnectionBook<M, N, I> {
     this.lifecycle.complete();
   }
 
+  /** A connection failed before it was registered: on `failures$`, and on the diagnostics channels. */
+  private fail(error: NetError): void {
+    this.failures.next(error);
+    diagnostics.failure(this.host.node, error);
+  }
+
   private farewell(connection: Connection<M, N, I>, reason: DisconnectReason, error: NetError | undefined): void {
     if (!this.announced.delete(connection)) return;
     const nodeId = connection.nodeId as N;
     const { key } = connection;
     this.host.hub.emit(error ? { type: 'disconnected', nodeId, reason, error } : { type: 'disconnected', nodeId, reason });
     this.lifecycle.next(error ? { type: 'disconnected', key, reason, error } : { type: 'disconnected', key, reason });
+    const { node } = this.host;
+    diagnostics.connectionClose(() => ({
+      node,
+      nodeId,
+      remoteAddress: connection.remoteAddress,
+      outgoing: connection.outgoing,
+      reason,
+      error,
+      bytesRead: connection.read.total,
+      bytesWritten: connection.written.total,
+    }));
+    diagnostics.limit(node, nodeId, error);
   }
 
   /** What the connections report, turned into events. */
@@ -191,6 +213,12 @@ export class ConnectionBook<M, N, I> {
       this.announced.add(connection);
       this.lifecycle.next({ type: 'connected', key: connection.key });
       this.host.hub.emit({ type: 'connected', nodeId: connection.nodeId as N });
+      diagnostics.connectionOpen(() => ({
+        node: this.host.node,
+        nodeId: connection.nodeId,
+        remoteAddress: connection.remoteAddress,
+        outgoing: connection.outgoing,
+      }));
       return true;
     },
     message: (connection, message) => this.host.hub.emit({ type: 'message', from: connection.nodeId as N, message }),
@@ -202,11 +230,13 @@ export class ConnectionBook<M, N, I> {
       const waiter = this.waiters.get(connection);
       if (waiter) {
         this.waiters.delete(connection);
-        waiter.reject(closing ? alreadyClosed() : (error ?? endedEarly(address, 'during the handshake')));
+        const failure = closing ? alreadyClosed() : (error ?? endedEarly(address, 'during the handshake'));
+        waiter.reject(failure);
+        if (!closing) diagnostics.failure(this.host.node, failure); // a connect()'s failure: not on failures$, but on the channels
       }
       if (this.announced.has(connection)) this.farewell(connection, reason, error);
       else if (!connection.decided && !closing) {
-        this.failures.next(error ?? endedEarly(address, 'before it was accepted', connection.nodeId));
+        this.fail(error ?? endedEarly(address, 'before it was accepted', connection.nodeId));
       }
     },
   };

@@ -1,3 +1,4 @@
+import { diagnostics } from '../diagnostics.js';
 import { Observable, Subscription, filter, firstValueFrom, map, take, throwError, throwIfEmpty, timeout } from 'rxjs';
 import { Encoder } from '../codec/Encoder.js';
 import { ConnectionBook } from './ConnectionBook.js';
@@ -113,6 +114,7 @@ export class Node<M = unknown, N = unknown, I = null> implements AsyncDisposable
     this.events$ = this.hub.events$;
     this.book = new ConnectionBook<M, N, I>({
       nodeId: this.nodeId,
+      node: this,
       key: this.key,
       options: this.options,
       hub: this.hub,
@@ -121,6 +123,7 @@ export class Node<M = unknown, N = unknown, I = null> implements AsyncDisposable
       isClosing: () => this.closing !== undefined,
     });
     this.failures$ = this.book.failures.asObservable();
+    diagnostics.debugFromEnv();
   }
 
   /** A node with a random 128-bit id (32 hex digits). */

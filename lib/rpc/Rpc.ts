@@ -12,6 +12,7 @@ import {
   timeout as timeoutWith,
   type SchedulerLike,
 } from 'rxjs';
+import { diagnostics } from '../diagnostics.js';
 import { NetError, alreadyClosed, describeValue } from '../errors.js';
 import type { NodeEvent } from '../events.js';
 import { nodeIdKey } from '../nodeId.js';
@@ -211,9 +212,17 @@ export class Rpc<N = unknown> {
     if (!(ms === Number.POSITIVE_INFINITY || (typeof ms === 'number' && ms > 0 && Number.isFinite(ms)))) {
       return Promise.reject(new TypeError(`timeout must be a positive number or Infinity, got ${String(ms)}`));
     }
+    return diagnostics.rpcCall(
+      () => ({ node: this.host, to, method, timeout: ms }),
+      () => this.timedCall<R>(to, method, params, options.signal, ms),
+    );
+  }
+
+  /** A call with its timeout (`ms` checked). */
+  private timedCall<R>(to: N, method: string, params: readonly unknown[], signal: AbortSignal | undefined, ms: number): Promise<R> {
     let subscription: Subscription | undefined;
     const answer = new Promise<R>((resolve, reject) => {
-      subscription = this.request$<R>(to, method, params, options.signal).subscribe({ next: resolve, error: reject });
+      subscription = this.request$<R>(to, method, params, signal).subscribe({ next: resolve, error: reject });
     });
     if (ms === Number.POSITIVE_INFINITY) return answer;
     // p-timeout makes a TimeoutError, with its stack, on every call, for the case where no fallback is
