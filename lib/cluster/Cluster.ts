@@ -248,34 +248,40 @@ export class Cluster<M = unknown, N = unknown> {
   }
 
   private startLink(entry: Entry<N>): void {
+    if (entry.link) return;
     const address = entry.addresses[0]!;
-    entry.link = this.node.link(address, this.options.link).subscribe({
-      next: (event) => {
-        entry.tried ||= event.state !== 'connecting';
-        entry.linkState = event.state;
-        if (event.state === 'connected') {
-          entry.learned = event.nodeId;
-          if (entry.nodeId !== undefined && nodeIdKey(entry.nodeId) !== nodeIdKey(event.nodeId)) {
-            this.report(
-              undefined,
-              `${address} is listed as node ${describeValue(entry.nodeId)} but is node ${describeValue(event.nodeId)}: not linked`,
-            );
-            entry.learned = undefined;
-            entry.link?.unsubscribe(); // closes that connection; relinked only when the source lists it again
+    // Set before the link's first event, which it emits inside subscribe: that event's change runs
+    // waiting sends' checks, which start the links of members that have none (this one must have one).
+    entry.link = new Subscription();
+    entry.link.add(
+      this.node.link(address, this.options.link).subscribe({
+        next: (event) => {
+          entry.tried ||= event.state !== 'connecting';
+          entry.linkState = event.state;
+          if (event.state === 'connected') {
+            entry.learned = event.nodeId;
+            if (entry.nodeId !== undefined && nodeIdKey(entry.nodeId) !== nodeIdKey(event.nodeId)) {
+              this.report(
+                undefined,
+                `${address} is listed as node ${describeValue(entry.nodeId)} but is node ${describeValue(event.nodeId)}: not linked`,
+              );
+              entry.learned = undefined;
+              entry.link?.unsubscribe(); // closes that connection; relinked only when the source lists it again
+            }
+          } else if (event.state === 'disconnected' && event.error?.nodeId !== undefined && nodeIdKey(event.error.nodeId) === this.ownKey) {
+            entry.self = true; // it was this node's own address: never dialled again
+            entry.link?.unsubscribe();
           }
-        } else if (event.state === 'disconnected' && event.error?.nodeId !== undefined && nodeIdKey(event.error.nodeId) === this.ownKey) {
-          entry.self = true; // it was this node's own address: never dialled again
-          entry.link?.unsubscribe();
-        }
-        this.changed();
-      },
-      error: (error: unknown) => {
-        entry.tried = true;
-        entry.linkState = 'disconnected';
-        this.report(error, `the link to ${address} ended`);
-        this.changed();
-      },
-    });
+          this.changed();
+        },
+        error: (error: unknown) => {
+          entry.tried = true;
+          entry.linkState = 'disconnected';
+          this.report(error, `the link to ${address} ended`);
+          this.changed();
+        },
+      }),
+    );
     if (entry.self) entry.link.unsubscribe();
   }
 

@@ -1,5 +1,5 @@
 import { mkdirSync, writeFileSync } from 'node:fs';
-import { Incarnation } from './children.js';
+import { Incarnation, killAll as killEvery, tearDown } from './children.js';
 import { ChaosNetwork, deleteStaleNamespaces, missingPrerequisites, type Direction } from './network.js';
 import type { Counters, NodeConfig, NodeState } from './protocol.js';
 
@@ -51,16 +51,11 @@ describe('chaos: a mesh of 8 nodes in network namespaces', () => {
   /** The running incarnation of each node, and every incarnation ever started. */
   const nodes: Incarnation[] = [];
   const incarnations: Incarnation[] = [];
-  const killAll = (): void => {
-    for (const incarnation of incarnations) incarnation.kill();
-  };
+  const killAll = (): void => killEvery(incarnations);
 
   afterAll(async () => {
     process.removeListener('exit', killAll);
-    killAll();
-    await Promise.race([Promise.all(incarnations.map((incarnation) => incarnation.exited)), sleep(5000)]);
-    const errors = network.destroy();
-    if (errors.length > 0) console.error('chaos: cleanup failed:', errors);
+    await tearDown(incarnations, network, 'chaos');
   }, 20_000);
 
   it('heals every link after drops, resets and restarts; in order, no duplicates, no unexplained gaps, no leak, no duplicate connections', async () => {

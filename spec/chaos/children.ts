@@ -2,9 +2,17 @@
 // with `ip netns exec`, talking over the IPC channel.
 import { spawn, type ChildProcess } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
+import type { ChaosNetwork } from './network.js';
 import type { Command, Counters, NodeConfig, NodeState, Report } from './protocol.js';
 
-const PROGRAM = fileURLToPath(new URL('./chaosNode.js', import.meta.url));
+const CHAOS_NODE = fileURLToPath(new URL('./chaosNode.js', import.meta.url));
+
+/** What every program run as an {@link Incarnation} is given (the rest of its config is its own). */
+export interface ChildConfig {
+  readonly id: string;
+  /** Counts the starts of this node. */
+  readonly incarnation: number;
+}
 
 /** A memory sample of one incarnation, with the counters it reported then. */
 export interface Sample {
@@ -14,8 +22,12 @@ export interface Sample {
   readonly counters: Counters;
 }
 
-/** One run of a node's program (a restart is a new incarnation). */
-export class Incarnation {
+/**
+ * One run of a node's program (a restart is a new incarnation): chaosNode.js by default, or another
+ * program that takes its config as JSON in argv[2] and reports over IPC as chaosNode.js does
+ * (`listening`, `violation`, `event`; other reports are the caller's, on `child`).
+ */
+export class Incarnation<C extends ChildConfig = NodeConfig> {
   readonly child: ChildProcess;
   readonly samples: Sample[] = [];
   /** The last lines it reported (events, links), for a failure's story. */
@@ -29,12 +41,13 @@ export class Incarnation {
   private readonly waiting = new Map<number, (report: Report) => void>();
 
   constructor(
-    readonly config: NodeConfig,
+    readonly config: C,
     namespace: string,
     onViolation: (text: string) => void,
     onNote: (note: Extract<Report, { type: 'note' }>) => void = () => undefined,
+    program = CHAOS_NODE,
   ) {
-    this.child = spawn('ip', ['netns', 'exec', namespace, process.execPath, '--expose-gc', PROGRAM, JSON.stringify(config)], {
+    this.child = spawn('ip', ['netns', 'exec', namespace, process.execPath, '--expose-gc', program, JSON.stringify(config)], {
       stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
     });
     const name = `${config.id}#${config.incarnation}`;
@@ -166,4 +179,20 @@ export class Incarnation {
     this.recent.push(line);
     if (this.recent.length > 60) this.recent.shift();
   }
+}
+
+/** SIGKILLs every one of `incarnations` still running (also from a process `exit` handler: it is synchronous). */
+export function killAll(incarnations: readonly Incarnation<ChildConfig>[]): void {
+  for (const incarnation of incarnations) incarnation.kill();
+}
+
+/** The end of a rig's run: every process SIGKILLed and waited for (5 s at most), then its namespaces deleted. */
+export async function tearDown(incarnations: readonly Incarnation<ChildConfig>[], network: ChaosNetwork, name: string): Promise<void> {
+  killAll(incarnations);
+  await Promise.race([
+    Promise.all(incarnations.map((incarnation) => incarnation.exited)),
+    new Promise((resolve) => setTimeout(resolve, 5000)),
+  ]);
+  const errors = network.destroy();
+  if (errors.length > 0) console.error(`${name}: cleanup failed:`, errors);
 }

@@ -4,9 +4,9 @@
 // Faults are nftables tables (and `ss -K`) inside a node's namespace.
 import { execFileSync, spawn } from 'node:child_process';
 
-/** Every namespace of this spec is named `mpnc<pid of the driver>` + `br` or `n<index>`. */
+/** Every namespace of this rig is named `mpnc<pid of the driver><label>` + `br` or `n<index>`. */
 export const PREFIX = 'mpnc';
-const NAME = new RegExp(`^${PREFIX}(\\d+)(br|n\\d+)$`);
+const NAME = new RegExp(`^${PREFIX}(\\d+)[a-z]*(br|n\\d+)$`);
 
 /** Runs a command; resolves with its stdout, rejects with its stderr. */
 export function run(command: string, args: readonly string[], input?: string): Promise<string> {
@@ -79,11 +79,19 @@ export type Direction = 'both' | 'in';
 
 /** The mesh's namespaces and addresses, and the faults that can be put on them. */
 export class ChaosNetwork {
-  readonly tag = `${PREFIX}${process.pid}`;
-  readonly bridge = `${this.tag}br`;
+  readonly tag: string;
+  readonly bridge: string;
   private readonly made: string[] = [];
 
-  constructor(readonly size: number) {}
+  /** `label` (lowercase letters) keeps the namespaces of two specs of one driver apart. */
+  constructor(
+    readonly size: number,
+    label = '',
+  ) {
+    if (!/^[a-z]*$/.test(label)) throw new TypeError(`a network's label is lowercase letters, got ${label}`);
+    this.tag = `${PREFIX}${process.pid}${label}`;
+    this.bridge = `${this.tag}br`;
+  }
 
   namespace(index: number): string {
     return `${this.tag}n${index}`;

@@ -110,6 +110,21 @@ describe('Cluster', () => {
     expect(b!.log.ofType('disconnected').length).toBe(1);
   });
 
+  it('a send waiting for the first list (a source without ids) links each member once, learns their ids and delivers', async () => {
+    const [a, b, c] = await nodes(3);
+    const lists = new Subject<readonly DiscoveredMember<string>[]>();
+    const cluster = new Cluster(a!.node, { discovery: { members: () => lists }, ...fast });
+    const errors: NetError[] = [];
+    cluster.errors$.subscribe((error) => errors.push(error));
+    // Waiting before any list: the links the list starts must not start again from inside their first event.
+    const sent = cluster.send('n2', 'early');
+    lists.next([{ addresses: [a!.address] }, { addresses: [b!.address] }, { addresses: [c!.address] }]);
+    await sent;
+    expect((await c!.log.next('message')).message).toBe('early');
+    await membersBecome(cluster, ['n0:up', 'n1:up', 'n2:up']);
+    expect(errors).toEqual([]);
+  });
+
   it('garbage from the source: each reported DISCOVERY_ERROR on errors$, the good entries kept; a failing source is retried', async () => {
     const [a, b] = await nodes(2);
     let subscriptions = 0;

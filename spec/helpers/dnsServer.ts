@@ -1,4 +1,4 @@
-// A DNS server on loopback that a spec controls: UDP on 127.0.0.1, port 0, answering A, AAAA and SRV
+// A DNS server that a spec controls: UDP on 127.0.0.1 (or a host given), port 0 (or a port given), answering A, AAAA and SRV
 // queries from a record table the spec mutates. Unknown names are NXDOMAIN; a known name without records
 // of the asked type is an empty NOERROR answer (ENODATA to node:dns). It can also go silent (every query
 // dropped: the resolver times out), answer SERVFAIL, answer bytes that are not DNS, or answer late.
@@ -36,23 +36,23 @@ export class DnsServer {
 
   private constructor(
     private readonly socket: Socket,
-    /** `127.0.0.1:PORT`, as `Resolver.setServers` takes it. */
+    /** `HOST:PORT` (`127.0.0.1:PORT` by default), as `Resolver.setServers` takes it. */
     readonly address: string,
   ) {
     socket.on('message', (message, remote) => this.answer(message, remote));
   }
 
-  /** A server listening on 127.0.0.1, on a free port. */
-  static async start(): Promise<DnsServer> {
+  /** A server listening on `host` (an IPv4 address), on `port` (a free one by default). */
+  static async start(host = '127.0.0.1', port = 0): Promise<DnsServer> {
     const socket = createSocket('udp4');
     await new Promise<void>((resolve, reject) => {
       socket.once('error', reject);
-      socket.bind(0, '127.0.0.1', () => {
+      socket.bind(port, host, () => {
         socket.off('error', reject);
         resolve();
       });
     });
-    return new DnsServer(socket, `127.0.0.1:${socket.address().port}`);
+    return new DnsServer(socket, `${host}:${socket.address().port}`);
   }
 
   /** Replaces the records of `name` (an empty list: the name exists, with no records). */
