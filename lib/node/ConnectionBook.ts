@@ -60,10 +60,14 @@ export class ConnectionBook<M, N, I> {
   constructor(private readonly host: BookHost<M, N, I>) {
     this.registry = new Registry(host.options);
     const { limits } = host.options;
-    this.self = new SelfConnection((message) => host.hub.emit({ type: 'message', from: host.nodeId, message: message as M }), {
-      encoder: { maxValueBytes: limits.maxValueBytes, maxDepth: limits.maxDepth },
-      decoder: limits,
-    });
+    this.self = new SelfConnection(
+      (message) => host.hub.emit({ type: 'message', from: host.nodeId, message: message as M }),
+      {
+        encoder: { maxValueBytes: limits.maxValueBytes, maxDepth: limits.maxDepth },
+        decoder: limits,
+      },
+      host.options.validateMessage,
+    );
   }
 
   /**

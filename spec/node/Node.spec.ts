@@ -1,3 +1,4 @@
+import type { StandardSchemaV1 } from '../../lib/validate.js';
 import { connect as netConnect, createServer, type Server } from 'node:net';
 import { encode } from '@msgpack/msgpack';
 import { VirtualTimeScheduler, firstValueFrom } from 'rxjs';
@@ -425,5 +426,40 @@ describe('Node send() to itself', () => {
       thrown(() => node.send('shallow', nested)),
       'SEND_ERROR',
     );
+  });
+
+  it("keeps validateMessage: an invalid message is refused with SEND_ERROR in send; a schema's transformed value is what arrives", async () => {
+    const guarded = makeNode<number>({
+      nodeId: 'guarded',
+      validateMessage: (value: unknown): value is number => typeof value === 'number',
+    });
+    const refused = thrown(() => guarded.send('guarded', 'not a number' as unknown as number)) as NetError;
+    expectCode(refused, 'SEND_ERROR');
+    expect(refused.message).toContain('rejected by the type guard');
+    guarded.send('guarded', 7);
+    expect(await guarded.receive({ timeout: 2000 })).toEqual({ type: 'message', from: 'guarded', message: 7 });
+
+    const throwing = makeNode({
+      nodeId: 'throwing',
+      validateMessage: (value: unknown): value is unknown => {
+        if (value === 'boom') throw new Error('validator broke');
+        return true;
+      },
+    });
+    const broke = thrown(() => throwing.send('throwing', 'boom')) as NetError;
+    expectCode(broke, 'SEND_ERROR');
+    expect((broke.cause as Error).message).toBe('validator broke');
+
+    const doubling: StandardSchemaV1<number> = {
+      '~standard': {
+        version: 1,
+        vendor: 'spec',
+        validate: (value) => (typeof value === 'number' ? { value: value * 2 } : { issues: [{ message: 'a number, please' }] }),
+      },
+    };
+    const schema = makeNode<number>({ nodeId: 'schema', validateMessage: doubling });
+    expect((thrown(() => schema.send('schema', 'x' as unknown as number)) as NetError).message).toContain('a number, please');
+    schema.send('schema', 21);
+    expect(await schema.receive({ timeout: 2000 })).toEqual({ type: 'message', from: 'schema', message: 42 });
   });
 });
