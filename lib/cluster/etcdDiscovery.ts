@@ -1,14 +1,8 @@
-import { Observable, Subject, type Subscriber } from 'rxjs';
+import { Observable, Subject } from 'rxjs';
 import { DEFAULT_ETCD_TIMEOUT, DEFAULT_ETCD_TTL } from '../defaults.js';
 import { NetError } from '../errors.js';
-import type { DiscoveredMember, Discovery, DiscoveryContext } from './Discovery.js';
-import { loadEtcd3, type Etcd3Module } from './etcd3Module.js';
-import { ETCD_MAX_MEMBERS, quoteKey, readMember, registration } from './etcdMembers.js';
-
-type Etcd3 = InstanceType<Etcd3Module['Etcd3']>;
-type Lease = ReturnType<Etcd3['lease']>;
-type Watcher = ReturnType<ReturnType<Etcd3['watch']>['watcher']>;
-type KeyValue = Awaited<ReturnType<ReturnType<Etcd3['getAll']>['exec']>>['kvs'][number];
+import type { DiscoveredMember, Discovery } from './Discovery.js';
+import { EtcdSession, type ResolvedOptions } from './etcdSession.js';
 
 /** Options of {@link etcdDiscovery}. */
 export interface EtcdDiscoveryOptions {
@@ -35,9 +29,21 @@ export interface EtcdDiscoveryOptions {
    */
   readonly timeout?: number;
   /** etcd password authentication. @default none */
-  readonly auth?: { readonly username: string; readonly password: string };
-  /** TLS to etcd (`https://` hosts): the CA that signs etcd's certificate, and a client certificate when etcd asks for one. @default none */
-  readonly credentials?: { readonly rootCertificate: Buffer; readonly privateKey?: Buffer; readonly certChain?: Buffer };
+  readonly auth?: {
+    /** The etcd user. */
+    readonly username: string;
+    /** Its password. */
+    readonly password: string;
+  };
+  /** TLS to etcd (`https://` hosts). @default none: plain HTTP/2 */
+  readonly credentials?: {
+    /** The CA certificate (PEM) that signs etcd's certificate. */
+    readonly rootCertificate: Buffer;
+    /** This client's private key (PEM), when etcd asks for a client certificate. */
+    readonly privateKey?: Buffer;
+    /** This client's certificate chain (PEM), with `privateKey`. */
+    readonly certChain?: Buffer;
+  };
 }
 
 /** A {@link Discovery} backed by etcd (see {@link etcdDiscovery}). */
@@ -55,8 +61,6 @@ export interface EtcdDiscovery<N> extends Discovery<N> {
   close(): Promise<void>;
 }
 
-/** The largest response read from etcd (bytes): gRPC refuses a longer one, and the listing fails with `DISCOVERY_ERROR`. */
-const MAX_RESPONSE_BYTES = 4 * 1024 * 1024;
 const MAX_TTL = 1_000_000;
 
 /**
@@ -114,7 +118,7 @@ export function etcdDiscovery<N = unknown>(options: EtcdDiscoveryOptions): EtcdD
     errors$: errors.asObservable(),
     members: (context) =>
       new Observable<readonly DiscoveredMember<N>[]>((subscriber) => {
-        const session = new Session<N>(resolved, context, subscriber, (error) => errors.next(error));
+        const session = new EtcdSession<N>(resolved, context, subscriber, (error) => errors.next(error));
         void session.start();
         return () => {
           const stopped = session.stop();
@@ -126,157 +130,6 @@ export function etcdDiscovery<N = unknown>(options: EtcdDiscoveryOptions): EtcdD
       await Promise.all([...stopping]);
     },
   };
-}
-
-interface ResolvedOptions {
-  readonly hosts: string[];
-  readonly prefix: string;
-  readonly ttl: number;
-  readonly timeout: number;
-  readonly auth: EtcdDiscoveryOptions['auth'];
-  readonly credentials: EtcdDiscoveryOptions['credentials'];
-}
-
-/** One subscription: a client, this node's lease, the watch of the prefix. */
-class Session<N> {
-  private client: Etcd3 | undefined;
-  private lease: Lease | undefined;
-  private watcher: Watcher | undefined;
-  private stopped = false;
-  private readonly members = new Map<string, DiscoveredMember<N>>();
-  private last: string | undefined;
-  private step = 'loading etcd3';
-
-  constructor(
-    private readonly options: ResolvedOptions,
-    private readonly context: DiscoveryContext<N>,
-    private readonly subscriber: Subscriber<readonly DiscoveredMember<N>[]>,
-    private readonly report: (error: NetError) => void,
-  ) {}
-
-  async start(): Promise<void> {
-    const { prefix, ttl, timeout } = this.options;
-    try {
-      const own = this.context.addresses.length === 0 ? undefined : registration(prefix, this.context.nodeId, this.context.addresses);
-      if (own && 'problem' in own) throw new Error(own.problem);
-      const { Etcd3 } = await loadEtcd3();
-      if (this.isStopped()) return;
-      const client = (this.client = new Etcd3({
-        hosts: this.options.hosts,
-        ...(this.options.auth ? { auth: { ...this.options.auth } } : {}),
-        ...(this.options.credentials ? { credentials: { ...this.options.credentials } } : {}),
-        dialTimeout: timeout,
-        defaultCallOptions: (call) => (call.isStream ? {} : { deadline: Date.now() + timeout }),
-        grpcOptions: { 'grpc.max_receive_message_length': MAX_RESPONSE_BYTES },
-      }));
-      if (own) {
-        this.step = 'registering this node';
-        const lease = (this.lease = client.lease(ttl));
-        lease.on('lost', (error) => this.fail('the lease of this node was lost', error));
-        await lease.put(own.key).value(own.value);
-        if (this.isStopped()) return;
-      }
-      this.step = 'listing the members';
-      const listing = await client.getAll().prefix(prefix).limit(ETCD_MAX_MEMBERS).exec();
-      if (this.isStopped()) return;
-      for (const kv of listing.kvs) this.read(kv);
-      if (listing.more) this.drop(`more than ${ETCD_MAX_MEMBERS} keys under the prefix: the first ${ETCD_MAX_MEMBERS} are read`);
-      this.emit();
-      this.step = 'watching the prefix';
-      const watcher = (this.watcher = client
-        .watch()
-        .prefix(prefix)
-        .startRevision(String(BigInt(listing.header.revision) + 1n))
-        .watcher());
-      watcher.on('data', (response) => {
-        if (this.isStopped()) return;
-        for (const event of response.events) {
-          if (event.type === 'Delete') this.members.delete(event.kv.key.toString('utf8'));
-          else this.read(event.kv);
-        }
-        this.emit();
-      });
-      watcher.on('disconnected', (error) => this.fail('the watch of the prefix broke', error));
-      watcher.on('error', (error) => this.fail('etcd ended the watch of the prefix', error));
-    } catch (error) {
-      this.fail(`${this.step} failed`, error);
-    }
-  }
-
-  /** Whether `stop()` was called (a method: an `await` may have changed it). */
-  private isStopped(): boolean {
-    return this.stopped;
-  }
-
-  /** Revokes the lease (bounded by `timeout`), stops the watch and closes the client. */
-  async stop(): Promise<void> {
-    if (this.isStopped()) return;
-    this.stopped = true;
-    const { client, lease, watcher } = this;
-    if (!client) return;
-    const { timeout } = this.options;
-    const revoked = lease?.revoke({ deadline: Date.now() + timeout }).then(
-      () => undefined,
-      (error: unknown) => error,
-    );
-    let timer: NodeJS.Timeout | undefined;
-    const expired = new Promise<'timeout'>((resolve) => (timer = setTimeout(() => resolve('timeout'), timeout)));
-    const outcome = await Promise.race([
-      Promise.all([revoked, watcher?.cancel().catch(() => undefined)]).then(([error]) => error),
-      expired,
-    ]);
-    clearTimeout(timer);
-    client.close();
-    if (outcome !== undefined) {
-      const why = outcome === 'timeout' ? `no answer within ${timeout} ms` : detail(outcome);
-      this.report(
-        new NetError(
-          'DISCOVERY_ERROR',
-          `etcdDiscovery could not revoke the registration of this node (it stays until its ttl ends): ${why}`,
-          {
-            ...(outcome === 'timeout' ? {} : { cause: outcome }),
-          },
-        ),
-      );
-    }
-  }
-
-  /** A key put under the prefix: a member, or dropped and reported. */
-  private read(kv: KeyValue): void {
-    const key = kv.key.toString('utf8');
-    const member = readMember<N>(kv.key, kv.value);
-    if (typeof member === 'string') {
-      this.members.delete(key);
-      this.drop(`dropped the key ${quoteKey(kv.key)}: ${member}`);
-    } else if (!this.members.has(key) && this.members.size >= ETCD_MAX_MEMBERS) {
-      this.drop(`dropped the key ${quoteKey(kv.key)}: ${ETCD_MAX_MEMBERS} members are listed already`);
-    } else {
-      this.members.set(key, member);
-    }
-  }
-
-  private drop(what: string): void {
-    this.report(new NetError('DISCOVERY_ERROR', `etcdDiscovery under ${JSON.stringify(this.options.prefix)}: ${what}`));
-  }
-
-  /** The whole list, sorted by key, when it differs from the last one. */
-  private emit(): void {
-    const keys = [...this.members.keys()].sort();
-    const signature = keys.map((key) => `${key}\n${this.members.get(key)!.addresses.join('\n')}`).join('\n\n');
-    if (signature === this.last) return;
-    this.last = signature;
-    this.subscriber.next(keys.map((key) => this.members.get(key)!));
-  }
-
-  private fail(what: string, error: unknown): void {
-    if (this.stopped || this.subscriber.closed) return;
-    const hosts = this.options.hosts.join(', ');
-    this.subscriber.error(new NetError('DISCOVERY_ERROR', `etcdDiscovery on ${hosts}: ${what}: ${detail(error)}`, { cause: error }));
-  }
-}
-
-function detail(error: unknown): string {
-  return error instanceof Error ? error.message : String(error);
 }
 
 /** The options checked, with their defaults, in a new frozen object. */

@@ -69,6 +69,24 @@ describe('etcdDiscovery', () => {
     return { cluster, discovery, members: () => members, errors, dropped, log };
   }
 
+  /** Resolves once `holds()` (polling etcd); rejects after 5 s. */
+  async function eventually(holds: () => Promise<boolean>, what: string): Promise<void> {
+    const deadline = performance.now() + 5000;
+    while (!(await holds())) {
+      if (performance.now() > deadline) throw new Error(`not within 5000 ms: ${what}`);
+      await new Promise((resolve) => setTimeout(resolve, 20));
+    }
+  }
+
+  /** Resolves once the keys under `prefix` are those of `nodeIds`. */
+  const registered = (prefix: string, nodeIds: readonly string[]): Promise<void> => {
+    const expected = nodeIds.map((id) => `${prefix}${encodeURIComponent(JSON.stringify(id))}`).sort();
+    return eventually(
+      async () => (await client.getAll().prefix(prefix).keys()).sort().join() === expected.join(),
+      `${expected.join()} registered`,
+    );
+  };
+
   const ids = (joined: Joined): string[] =>
     joined
       .members()
@@ -80,7 +98,7 @@ describe('etcdDiscovery', () => {
     async () => {
       const prefix = freshPrefix();
       const a = await join('a', prefix);
-      await until(() => ids(a).join() === 'a', 5000, 'a lists itself');
+      await registered(prefix, ['a']);
       const started = performance.now();
       const b = await join('b', prefix);
       await until(() => ids(a).join() === 'a,b', 5000, 'a sees b join');
@@ -162,19 +180,43 @@ describe('etcdDiscovery', () => {
       await client.put(`${prefix}array`).value('[1,2,3]');
       await client.put(`${prefix}%22b%22`).value('b overwritten with garbage');
       await client.put(`${prefix}late`).value(JSON.stringify({ nodeId: 'late', addresses: ['127.0.0.1:9'] }));
-      await until(() => ids(a).join() === 'a,late', 5000, 'a lists the good entry, b dropped (its value is garbage now)');
       await until(() => a.dropped.length >= 6, 5000, 'each garbage key reported');
       const reports = a.dropped.map((error) => error.message).join('\n');
       expect(a.dropped.every((error) => error.code === 'DISCOVERY_ERROR')).toBeTrue();
       for (const key of ['early', 'shape', 'noid', 'huge', 'array', '%22b%22']) expect(reports).toContain(`${prefix}${key}`);
       expect(reports).toContain('not JSON');
       expect(reports).toContain('102400 bytes');
-      expect(a.errors).toEqual([]); // the source did not fail: one bad key is not an outage
-
-      await client.put(`${prefix}%22b%22`).value(JSON.stringify({ nodeId: 'b', addresses: b.cluster.node.addresses() }));
-      await until(() => ids(a).join() === 'a,b,late', 5000, 'b listed again');
+      // b puts its registration back, overwritten with garbage as deleted
+      await until(() => ids(a).join() === 'a,b,late', 5000, 'a lists the good entries, b put back by b');
+      const deleted = await client.delete().key(`${prefix}%22b%22`);
+      await eventually(async () => {
+        const [kv] = (await client.get(`${prefix}%22b%22`).exec()).kvs;
+        return kv !== undefined && BigInt(kv.mod_revision) > BigInt(deleted.header.revision);
+      }, 'b puts its deleted registration back');
+      await until(() => ids(a).join() === 'a,b,late', 5000, 'a lists b again');
+      expect(a.errors).toEqual([]); // the source did not fail: a bad key is not an outage
+      expect(b.errors).toEqual([]);
       await a.cluster.send('b', 'still works');
       expect((await b.log.next('message')).message).toBe('still works');
+    },
+    SPEC_TIMEOUT,
+  );
+
+  it(
+    'two nodes with one id: the one overwritten reports it, and neither overwrites the other again',
+    async () => {
+      const prefix = freshPrefix();
+      const first = await join('twin', prefix);
+      await registered(prefix, ['twin']);
+      const second = await join('twin', prefix);
+      await until(() => first.dropped.length > 0, 5000, 'the first twin reports the second');
+      expect(first.dropped[0]!.message).toContain('two nodes share one id');
+      const value = async (): Promise<string | null> => client.get(`${prefix}%22twin%22`).string();
+      const kept = await value();
+      expect(kept).toContain(second.cluster.node.addresses()[0]!);
+      await new Promise((resolve) => setTimeout(resolve, 500));
+      expect(await value()).toBe(kept); // no tug of war
+      expect(first.dropped.length).toBe(1);
     },
     SPEC_TIMEOUT,
   );
@@ -215,7 +257,7 @@ describe('etcdDiscovery', () => {
     async () => {
       const prefix = freshPrefix();
       const a = await join('a', prefix);
-      await until(() => ids(a).join() === 'a', 5000, 'a registered');
+      await registered(prefix, ['a']);
       await etcd.stop('SIGKILL');
       try {
         const started = performance.now();
