@@ -74,7 +74,9 @@ const MAX_TTL = 1_000_000;
  * a join or a leave is seen as soon as etcd tells the watch. Unsubscribing
  * revokes the lease (others see the node leave at once) and closes the
  * client; {@link EtcdDiscovery.close} waits for that. A node that dies
- * without it leaves when its lease expires, `ttl` seconds later.
+ * without it leaves when its lease expires, `ttl` seconds later. A node
+ * whose key is deleted or overwritten with garbage puts it back; one whose
+ * key another node with its id takes reports that on `errors$`.
  *
  * Node ids are stored as JSON, so they must survive it (strings, numbers,
  * arrays and objects of them); another id fails the source with
@@ -106,7 +108,8 @@ const MAX_TTL = 1_000_000;
  * cluster.errors$.subscribe((error) => console.log(error.message)); // etcd unreachable, ...
  * discovery.errors$.subscribe((error) => console.log(error.message)); // garbage under the prefix
  * // await cluster.send('worker-3', { job: 1 }); // connects to worker-3 first
- * await node.close(); // closes the cluster: the registration is revoked
+ * await cluster.close(); // resolves once the registration is revoked (node.close() closes it too, without waiting)
+ * await node.close();
  * ```
  */
 export function etcdDiscovery<N = unknown>(options: EtcdDiscoveryOptions): EtcdDiscovery<N> {
