@@ -10,7 +10,7 @@ import { etcdDiscovery, type EtcdDiscovery } from '../../lib/cluster/etcdDiscove
 import { loadEtcd3 } from '../../lib/cluster/etcd3Module.js';
 import { NetError } from '../../lib/errors.js';
 import { EtcdServer, ETCD_BINARY, haveEtcd } from '../helpers/etcdServer.js';
-import { listening, until } from '../helpers/nodes.js';
+import { client as clientNode, listening, until } from '../helpers/nodes.js';
 import { rejection } from '../helpers/errors.js';
 
 const REFRESH = 300;
@@ -79,7 +79,7 @@ describe('etcdDiscovery', () => {
   }
 
   /** Resolves once the keys under `prefix` are those of `nodeIds`. */
-  const registered = (prefix: string, nodeIds: readonly string[]): Promise<void> => {
+  const registered = (prefix: string, nodeIds: readonly unknown[]): Promise<void> => {
     const expected = nodeIds.map((id) => `${prefix}${encodeURIComponent(JSON.stringify(id))}`).sort();
     return eventually(
       async () => (await client.getAll().prefix(prefix).keys()).sort().join() === expected.join(),
@@ -266,6 +266,47 @@ describe('etcdDiscovery', () => {
       } finally {
         await etcd.resume();
       }
+    },
+    SPEC_TIMEOUT,
+  );
+
+  it(
+    'a node that listens nowhere only reads (no key), and reaches the others by id',
+    async () => {
+      const prefix = freshPrefix();
+      const a = await join('a', prefix);
+      const { node, log } = clientNode({ id: 'reader' });
+      const discovery = etcdDiscovery<string>({ hosts: etcd.url, prefix });
+      const cluster = new Cluster<unknown, string>(node, { discovery, refreshInterval: REFRESH });
+      clusters.push(cluster);
+      let members: readonly Member<string>[] = [];
+      cluster.members$.subscribe((list) => (members = list));
+      await until(() => members.some((member) => member.nodeId === 'a'), 5000, 'the reader lists a');
+      await registered(prefix, ['a']);
+      await cluster.send('a', 'from a reader');
+      const received = await a.log.next('message');
+      expect([received.from, received.message]).toEqual(['reader', 'from a reader']);
+      expect(log.ofType('connected').length).toBe(1);
+    },
+    SPEC_TIMEOUT,
+  );
+
+  it(
+    'ids other than strings: the key is the JSON of the id, URI-encoded, and the id read back is equal',
+    async () => {
+      const prefix = freshPrefix();
+      const discovery = etcdDiscovery({ hosts: etcd.url, prefix });
+      const lists: (readonly { nodeId?: unknown }[])[] = [];
+      const context = (nodeId: unknown) => ({ nodeId, addresses: ['127.0.0.1:1'], refreshInterval: REFRESH, scheduler: asyncScheduler });
+      const numbered = discovery.members(context(7)).subscribe((list) => lists.push(list));
+      const composite = discovery.members(context(['eu', { rack: 3 }])).subscribe();
+      await registered(prefix, [7, ['eu', { rack: 3 }]]);
+      await until(() => lists.at(-1)?.length === 2, 5000, 'both listed');
+      expect(lists.at(-1)!.map((member) => member.nodeId)).toEqual([['eu', { rack: 3 }], 7]); // by key: %5B... before 7
+      numbered.unsubscribe();
+      composite.unsubscribe();
+      await discovery.close();
+      await registered(prefix, []); // both revoked by the time close() resolves
     },
     SPEC_TIMEOUT,
   );
