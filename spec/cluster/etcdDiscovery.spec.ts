@@ -229,6 +229,8 @@ describe('etcdDiscovery', () => {
       const b = await join('b', prefix);
       await until(() => ids(a).join() === 'a,b' && ids(b).join() === 'a,b', 5000, 'a and b see each other');
 
+      const revisionOfA = async (): Promise<bigint> => BigInt((await client.get(`${prefix}%22a%22`).exec()).kvs[0]?.mod_revision ?? -1);
+      const before = await revisionOfA();
       await etcd.stop();
       await until(() => a.errors.length > 0 && b.errors.length > 0, 5000, 'DISCOVERY_ERROR on errors$');
       expect(a.errors[0]!.code).toBe('DISCOVERY_ERROR');
@@ -239,6 +241,8 @@ describe('etcdDiscovery', () => {
 
       await etcd.resume();
       const resumed = performance.now();
+      await eventually(async () => (await revisionOfA()) > before, 'a registers anew');
+      timing(`registration back after etcd restarted (refreshInterval ${REFRESH} ms)`, performance.now() - resumed);
       const c = await join('c', prefix);
       await until(() => ids(a).join() === 'a,b,c', 8000, 'a sees c join after the restart');
       timing('watch back after etcd restarted (a sees a new node)', performance.now() - resumed);
@@ -263,6 +267,7 @@ describe('etcdDiscovery', () => {
         const started = performance.now();
         await a.cluster.close();
         expect(performance.now() - started).toBeLessThan(3000); // timeout: 2000
+        expect(a.dropped.map((error) => error.message).join('\n')).toContain('could not revoke the registration of this node');
       } finally {
         await etcd.resume();
       }
