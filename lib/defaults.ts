@@ -43,3 +43,7 @@ export const DEFAULT_MAX_PENDING_HANDSHAKES = 1024;
 export const DEFAULT_MAX_CONNECTIONS = 65_536;
 /** ms between a `Cluster`'s lookups, and before a failed discovery source is subscribed again. */
 export const DEFAULT_CLUSTER_REFRESH_INTERVAL = 5000;
+/** Seconds an `etcdDiscovery` registration outlives its node (its lease's TTL). */
+export const DEFAULT_ETCD_TTL = 10;
+/** ms each request of an `etcdDiscovery` to etcd may take, and the longest its `close()` waits for the revoke. */
+export const DEFAULT_ETCD_TIMEOUT = 5000;

@@ -35,3 +35,6 @@ declare module './peerCertificate.js' {
 export { fromSocket } from './transport/tcp.js';
 export type { NodeTlsOptions } from './options.js';
 export { certificateId } from './certificateId.js';
+
+// Node.js only: etcd as a cluster's discovery source (the etcd3 client is Node.js-only)
+export { etcdDiscovery, type EtcdDiscovery, type EtcdDiscoveryOptions } from './cluster/etcdDiscovery.js';

@@ -76,8 +76,10 @@ import {
   certificateId,
   decodeFrames,
   encodeFrames,
+  etcdDiscovery,
   fromSocket,
   type ConnectionRequest,
+  type EtcdDiscovery,
   type EncoderConfig,
   type NodeEvent,
   type NodeTlsOptions,
@@ -89,6 +91,9 @@ const node = new Node<string, string>({ nodeId: 'server', tls });
 const rpc = new Rpc(node);
 const events: Observable<NodeEvent<string, string>> = node.events$;
 const closed: Promise<void> = node[Symbol.asyncDispose]();
+// etcdDiscovery's types name nothing of etcd3 (an optional peer dependency, not installed here)
+const etcd: EtcdDiscovery<string> = etcdDiscovery<string>({ hosts: ['http://127.0.0.1:2379'], prefix: '/p/', ttl: 2 });
+const revoked: Promise<void> = etcd.close();
 
 function decide(request: ConnectionRequest<string, string>): string | undefined {
   const certificate: X509Certificate | undefined = request.peerCertificate;
@@ -108,7 +113,7 @@ const frames: Observable<Uint8Array> = from([[7, 1]]).pipe(encodeFrames());
 const chunks: Observable<Uint8Array> = fromSocket(connect(1));
 const code: string = new NetError('TIMEOUT', 'late').code;
 
-export { rpc, events, closed, decide, isExt, decoder, values, inBrowser, frames, chunks, code };
+export { rpc, events, closed, revoked, decide, isExt, decoder, values, inBrowser, frames, chunks, code };
 `;
 
 /** A browser user's program: msgpacknet/browser, and \`msgpacknet\` under the bundler's \`browser\` condition. */
