@@ -32,7 +32,11 @@ async function coordinator(): Promise<void> {
   const inFlight = new Map<string, Map<number, Job>>(); // by worker: the jobs it holds
   const writable = new Map<string, boolean>(); // by worker: from writable$
   const sums = new Map<number, number>(); // by job id
-  let started = false; // this coordinator waits for all its workers, so every run is the same
+  // This coordinator waits for all its workers and for the intruder's turn, so every run is the same
+  // (a slow start must not bring the intruder to a coordinator that is already closing).
+  let started = false;
+  let turnedAway = false;
+  const ready = (): boolean => inFlight.size === WORKERS && turnedAway;
   let allDone!: () => void;
   const done = new Promise<void>((resolve) => (allDone = resolve));
 
@@ -55,6 +59,9 @@ async function coordinator(): Promise<void> {
         else {
           console.log(`rejected ${request.nodeId}: bad token`);
           request.reject(); // the peer sees its connection closed ('remote-closed')
+          turnedAway = true;
+          started ||= ready();
+          dispatch();
         }
         break;
       }
@@ -67,7 +74,7 @@ async function coordinator(): Promise<void> {
           writable.set(worker, ok);
           dispatch();
         });
-        started ||= inFlight.size === WORKERS;
+        started ||= ready();
         dispatch();
         break;
       }

@@ -1,4 +1,5 @@
-// The whole test run: build, Node specs under c8, browser specs in headless Chromium, then one summary line.
+// The whole test run: build, Node specs under c8, browser specs in headless Chromium, the runtime specs on
+// Bun and Deno, then one summary line.
 import { spawnSync } from 'node:child_process';
 import { readFileSync, rmSync, existsSync } from 'node:fs';
 
@@ -29,13 +30,23 @@ const nodeStatus = npx([
   '--config=spec/support/jasmine.json',
 ]);
 const browserStatus = npx(['karma', 'start', 'karma.conf.js', '--single-run']);
+// The same build on Bun and Deno (the dev dependencies' binaries): the transport compliance suite and the
+// README's programs (spec/support/jasmine.runtimes.json); known runtime failures are skipped with their reason.
+const runtimeSpecs = ['node_modules/jasmine/bin/jasmine.js', '--config=spec/support/jasmine.runtimes.json'];
+const bunStatus = run('node_modules/.bin/bun', runtimeSpecs);
+const denoStatus = run('node_modules/.bin/deno', ['run', '--allow-all', ...runtimeSpecs]);
 
-const read = (name) => (existsSync(name) ? JSON.parse(readFileSync(name, 'utf8')) : { passed: 0, failed: 1 });
+const read = (name) => (existsSync(name) ? JSON.parse(readFileSync(name, 'utf8')) : { passed: 0, failed: 1, skipped: 0 });
 const node = read('.test-results/node.json');
 const browser = read('.test-results/browser.json');
-let failed = node.failed + browser.failed;
-if (failed === 0 && (nodeStatus !== 0 || browserStatus !== 0)) failed = 1; // a crash, or coverage under 90%
+const bun = read('.test-results/bun.json');
+const deno = read('.test-results/deno.json');
+let failed = node.failed + browser.failed + bun.failed + deno.failed;
+// A crash, or coverage under 90%.
+if (failed === 0 && [nodeStatus, browserStatus, bunStatus, denoStatus].some((status) => status !== 0)) failed = 1;
 console.log(`browser specs (Chromium): ${browser.passed} passed, ${browser.failed} failed`);
+console.log(`bun specs: ${bun.passed} passed, ${bun.failed} failed, ${bun.skipped ?? 0} skipped (each says why above)`);
+console.log(`deno specs: ${deno.passed} passed, ${deno.failed} failed, ${deno.skipped ?? 0} skipped (each says why above)`);
 console.log(`node specs: ${node.passed} passed, ${node.failed} failed`);
-console.log(`${node.passed + browser.passed} passed, ${failed} failed`);
+console.log(`${node.passed + browser.passed + bun.passed + deno.passed} passed, ${failed} failed`);
 process.exit(failed === 0 ? 0 : 1);

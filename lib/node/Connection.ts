@@ -141,13 +141,16 @@ export class Connection<M, N, I> {
     return true;
   }
 
-  /** The request's reject(): closes it; the peer's messages are dropped. */
+  /** The request's reject(): closes it (after what is still queued: our handshake); the peer's messages are dropped. */
   reject(): boolean {
     const { phase } = this;
     if (phase.name !== 'pending') return false;
     phase.deadline.cancel();
     this.phase = { name: 'closing', decided: true };
-    this.destroy('closed');
+    // Our handshake may still be queued (Deno writes asynchronously, and a destroy drops what is queued):
+    // the peer's connect() resolves with it, so it goes out first, then the end of stream.
+    if (this.stream.queuedBytes > 0) void this.close('closed');
+    else this.destroy('closed');
     return true;
   }
 

@@ -1,7 +1,9 @@
 import { Socket, connect as netConnect, createServer } from 'node:net';
-import { VirtualTimeScheduler } from 'rxjs';
+import { VirtualTimeScheduler, type Observable } from 'rxjs';
 import { NetError } from '../../lib/errors.js';
 import type { NodeEvent } from '../../lib/events.js';
+import { tcpTransport } from '../../lib/transport/tcp.js';
+import type { ByteStream, Transport } from '../../lib/transport/Transport.js';
 import { client, listening, makeNode, sleep, until } from '../helpers/nodes.js';
 
 function rawSocket(address: string): Promise<Socket> {
@@ -253,6 +255,18 @@ describe('Node connection requests', () => {
     expect(b.log.types).toEqual(['connectionRequest']);
   });
 
+  it('reject() with our handshake still queued (as on Deno, whose writes are asynchronous): connect() resolves, then remote-closed', async () => {
+    const b = await listening({ id: 'b', accept: false, transports: { tcp: asyncWrites(tcpTransport) } });
+    const a = client({ id: 'a' });
+    b.node.events$.subscribe((event) => {
+      if (event.type === 'connectionRequest') event.request.reject();
+    });
+    expect(await a.node.connect(b.address)).toBe('b');
+    expect((await a.log.next('disconnected')).reason).toBe('remote-closed');
+    await sleep(20);
+    expect(b.log.types).toEqual(['connectionRequest']);
+  });
+
   it('rejects a request neither accepted nor rejected within handshakeTimeout', async () => {
     const b = await listening({ id: 'b', accept: false, handshakeTimeout: 100 });
     const a = client({ id: 'a' });
@@ -422,3 +436,56 @@ describe('Node validators with Standard Schema', () => {
     expect([gone.reason, gone.error?.code, gone.error?.cause]).toEqual(['error', 'READ_ERROR', thrown]);
   });
 });
+
+/** A transport whose listener's streams write 50 ms late, and drop what is still queued on destroy (as Deno's sockets may). */
+function asyncWrites(transport: Transport): Transport {
+  return {
+    connect: transport.connect,
+    listen: (endpoint, onStream, admission) => transport.listen(endpoint, (stream) => onStream(new AsyncWriteStream(stream)), admission),
+  };
+}
+
+class AsyncWriteStream implements ByteStream {
+  private queued: Uint8Array[] = [];
+  constructor(private readonly stream: ByteStream) {}
+  get remoteAddress(): string {
+    return this.stream.remoteAddress;
+  }
+  get chunks$(): Observable<Uint8Array> {
+    return this.stream.chunks$;
+  }
+  get writable(): boolean {
+    return this.stream.writable;
+  }
+  get queuedBytes(): number {
+    return this.queued.reduce((sum, bytes) => sum + bytes.length, this.stream.queuedBytes);
+  }
+  get closed(): Promise<NetError | undefined> {
+    return this.stream.closed;
+  }
+  write(bytes: Uint8Array): void {
+    if (this.queued.push(bytes) === 1) setTimeout(() => this.flush(), 50);
+  }
+  end(): void {
+    setTimeout(() => {
+      this.flush();
+      this.stream.end();
+    }, 50);
+  }
+  destroy(abort?: boolean): void {
+    this.queued = [];
+    this.stream.destroy(abort);
+  }
+  whenDrained(callback: () => void): void {
+    this.stream.whenDrained(callback);
+  }
+  pause(): void {
+    this.stream.pause();
+  }
+  resume(): void {
+    this.stream.resume();
+  }
+  private flush(): void {
+    for (const bytes of this.queued.splice(0)) this.stream.write(bytes);
+  }
+}

@@ -7,6 +7,8 @@ import { parseAddress, type Endpoint } from '../../lib/transport/address.js';
 import type { ByteStream, Listener, Transport } from '../../lib/transport/Transport.js';
 import { concatBytes, hex } from '../helpers/bytes.js';
 import { EventLog, makeNode, sleep, until } from '../helpers/nodes.js';
+import { itUnlessKnown } from '../helpers/runtime.js';
+import { KNOWN_FAILURES } from '../knownFailures.js';
 
 /** How a transport is set up for the suite. */
 export interface TransportUnderTest {
@@ -64,6 +66,8 @@ export function transportCompliance(under: TransportUnderTest): void {
     }
 
     describe('byte streams', () => {
+      // On Bun and Deno, a case of KNOWN_FAILURES is pending there, with its reason.
+      const it = itUnlessKnown(KNOWN_FAILURES, `transport compliance: ${under.name} byte streams`);
       it('carry bytes both ways in order, and report the peer as "host:port"', async () => {
         const { client, server } = await open();
         const toServer = drain(server);
@@ -136,6 +140,7 @@ export function transportCompliance(under: TransportUnderTest): void {
     });
 
     describe('nodes over it', () => {
+      const it = itUnlessKnown(KNOWN_FAILURES, `transport compliance: ${under.name} nodes over it`);
       async function listeningNode(options: object = {}): Promise<{ node: Node<unknown, string>; address: string; log: EventLog }> {
         const node = makeNode({ nodeId: 'server', ...under.nodeOptions, ...options });
         const log = new EventLog(node);
