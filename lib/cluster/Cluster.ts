@@ -99,7 +99,7 @@ export interface ReachOptions {
 export class Cluster<M = unknown, N = unknown> {
   /** The members known now (this node included), replayed to each subscriber, emitted again on every change. */
   readonly members$: Observable<readonly Member<N>[]>;
-  /** `DISCOVERY_ERROR`s: the source failed (it is subscribed again after `refreshInterval`) or listed garbage. Hot. */
+  /** `DISCOVERY_ERROR`s: the source failed (it is subscribed again after `refreshInterval`) or listed garbage, and what the source's own `errors$` reports. Hot. */
   readonly errors$: Observable<NetError>;
   private readonly members = new BehaviorSubject<readonly Member<N>[]>([]);
   private readonly errors = new Subject<NetError>();
@@ -146,6 +146,13 @@ export class Cluster<M = unknown, N = unknown> {
         return false;
       }),
     );
+    if (options.discovery.errors$) {
+      this.subscriptions.add(
+        options.discovery.errors$.subscribe((error) => {
+          if (!this.closing) this.errors.next(error);
+        }),
+      );
+    }
     const context = { nodeId: node.nodeId, addresses: this.advertised, refreshInterval: this.refreshInterval, scheduler: this.scheduler };
     this.subscriptions.add(
       defer(() => options.discovery.members(context))

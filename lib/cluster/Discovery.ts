@@ -1,5 +1,6 @@
 import { Observable, of } from 'rxjs';
 import type { SchedulerLike } from 'rxjs';
+import type { NetError } from '../errors.js';
 
 /** A node as a discovery source lists it: where to dial it, and its id when the source knows it. */
 export interface DiscoveredMember<N> {
@@ -62,6 +63,11 @@ export interface Discovery<N> {
   readonly knowsIds?: boolean;
   /** Resolves once what the last unsubscribe began is done (etcd: the lease revoked); `Cluster.close()` waits for it. */
   close?(): Promise<void>;
+  /**
+   * Problems the source saw without failing (an entry dropped as garbage, say):
+   * a cluster passes them on on its `errors$` while it is open.
+   */
+  readonly errors$?: Observable<NetError>;
 }
 
 /**

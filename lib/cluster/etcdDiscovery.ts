@@ -105,8 +105,7 @@ const MAX_TTL = 1_000_000;
  * await node.listen('127.0.0.1:0');
  * const discovery = etcdDiscovery({ hosts: 'http://127.0.0.1:2379', prefix: '/msgpacknet/workers/', ttl: 10 });
  * const cluster = new Cluster(node, { discovery }); // registers worker-7, watches the others
- * cluster.errors$.subscribe((error) => console.log(error.message)); // etcd unreachable, ...
- * discovery.errors$.subscribe((error) => console.log(error.message)); // garbage under the prefix
+ * cluster.errors$.subscribe((error) => console.log(error.message)); // etcd unreachable, garbage under the prefix, ...
  * // await cluster.send('worker-3', { job: 1 }); // connects to worker-3 first
  * await cluster.close(); // resolves once the registration is revoked (node.close() closes it too, without waiting)
  * await node.close();

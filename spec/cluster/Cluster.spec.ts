@@ -164,6 +164,22 @@ describe('Cluster', () => {
     await membersBecome(cluster, ['n0:up']);
   });
 
+  it("a source's own errors$ is passed on on the cluster's errors$ while the cluster is open", async () => {
+    const [a] = await nodes(1);
+    const reported = new Subject<NetError>();
+    const discovery: Discovery<string> = { members: () => new Subject<readonly DiscoveredMember<string>[]>(), errors$: reported };
+    const cluster = new Cluster(a!.node, { discovery, ...fast });
+    const errors: NetError[] = [];
+    cluster.errors$.subscribe((error) => errors.push(error));
+    const dropped = new NetError('DISCOVERY_ERROR', 'the key /x is not a member');
+    reported.next(dropped);
+    expect(errors).toEqual([dropped]);
+    await cluster.close();
+    reported.next(new NetError('DISCOVERY_ERROR', 'after the close'));
+    expect(errors).toEqual([dropped]);
+    expect(reported.observed).toBeFalse(); // unsubscribed on close
+  });
+
   it('a node that goes away is down, and up again when it comes back on the same address; sends resume', async () => {
     const [a, b] = await nodes(2);
     const address = b!.address;
