@@ -45,7 +45,7 @@ function nsPerMessage(one: Uint8Array, chunksPerRound: number): number {
     ended: () => undefined,
   };
   const deadline = new Deadline(3_600_000, asyncScheduler);
-  new Connection<unknown, unknown, unknown>(stream, false, config, sink, Uint8Array.of(0x92, 0xc0, 0xa1, 0x61), deadline).start();
+  new Connection<unknown, unknown, unknown>(stream, false, 'tcp', config, sink, Uint8Array.of(0x92, 0xc0, 0xa1, 0x61), deadline).start();
   chunks.next(Uint8Array.of(0x92, 0xc0, 0xa1, 0x62)); // the peer's handshake
   const n = Math.floor(65_536 / one.length);
   const chunk = new Uint8Array(n * one.length);

@@ -47,6 +47,8 @@ export interface ConnectionOpenMessage {
   readonly remoteAddress: string;
   /** Whether this node opened it (`connect`, `link`) rather than accepted it. */
   readonly outgoing: boolean;
+  /** The scheme of its transport: `tcp`, `tls`, `ws`, `wss`, or a custom one. */
+  readonly transport: string;
 }
 
 /** On `msgpacknet:connection:close`. */
@@ -59,6 +61,8 @@ export interface ConnectionCloseMessage {
   readonly remoteAddress: string;
   /** Whether this node opened it. */
   readonly outgoing: boolean;
+  /** The scheme of its transport. */
+  readonly transport: string;
   /** As the `disconnected` event's `reason`. */
   readonly reason: DisconnectReason;
   /** As the `disconnected` event's `error`, when it ended by one. */
@@ -67,6 +71,10 @@ export interface ConnectionCloseMessage {
   readonly bytesRead: number;
   /** Bytes written to it over its life, handshake included. */
   readonly bytesWritten: number;
+  /** Messages read from it (the handshake not counted). */
+  readonly messagesRead: number;
+  /** Messages written to it (the handshake not counted). */
+  readonly messagesWritten: number;
 }
 
 /** On `msgpacknet:handshake:failed`. */

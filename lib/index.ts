@@ -38,3 +38,17 @@ export { certificateId } from './certificateId.js';
 
 // Node.js only: etcd as a cluster's discovery source (the etcd3 client is Node.js-only)
 export { etcdDiscovery, type EtcdDiscovery, type EtcdDiscoveryOptions } from './cluster/etcdDiscovery.js';
+
+// Node.js, Bun, Deno only (diagnostics_channel): a node's metrics on an OpenTelemetry meter
+export {
+  instrument,
+  METRICS,
+  type InstrumentOptions,
+  type MetricAttributes,
+  type MetricCounter,
+  type MetricHistogram,
+  type MetricInstrumentOptions,
+  type MetricMeter,
+  type MetricObservableCounter,
+  type MetricObservation,
+} from './instrument.js';

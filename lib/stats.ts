@@ -53,6 +53,12 @@ export interface ConnectionStats<N = unknown> {
   readonly nodeId: N;
   /** The peer's socket address, `"host:port"` (`"[v6]:port"` for IPv6). */
   readonly remoteAddress: string;
+  /** The scheme of its transport: `tcp`, `tls`, `ws`, `wss`, or a custom one. */
+  readonly transport: string;
+  /** Messages read from the peer (its handshake not counted). */
+  readonly messagesRead: number;
+  /** Messages written to the peer (our handshake not counted). */
+  readonly messagesWritten: number;
   /** Bytes written, handshake included. */
   readonly writeTotal: number;
   /** Decayed write rate, bytes/s. */

@@ -49,7 +49,13 @@ describe('diagnostics_channel', () => {
       await caller.connect(server.address);
       await until(() => opened.length === 2);
       const byNode = (node: object): ConnectionOpenMessage | undefined => opened.find((message) => message.node === node);
-      expect(byNode(caller)).toEqual({ node: caller, nodeId: 'dc-server', remoteAddress: server.address, outgoing: true });
+      expect(byNode(caller)).toEqual({
+        node: caller,
+        nodeId: 'dc-server',
+        remoteAddress: server.address,
+        outgoing: true,
+        transport: 'tcp',
+      });
       expect(byNode(server.node)).toEqual(jasmine.objectContaining({ node: server.node, nodeId: 'dc-caller', outgoing: false }));
       caller.send('dc-server', 'x'.repeat(1000));
       await server.log.next('message');
@@ -66,6 +72,7 @@ describe('diagnostics_channel', () => {
         }),
       );
       expect(callerClosed.bytesWritten).toBeGreaterThan(1000);
+      expect([callerClosed.messagesWritten, callerClosed.messagesRead, callerClosed.transport]).toEqual([1, 0, 'tcp']);
       expect(closed.find((message) => message.node === server.node)!.bytesRead).toBeGreaterThan(1000);
     });
 

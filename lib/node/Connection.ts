@@ -43,6 +43,9 @@ export class Connection<M, N, I> {
   key = '';
   readonly read: TrafficCounter;
   readonly written: TrafficCounter;
+  /** Messages read (the handshake not counted), and written. */
+  messagesRead = 0;
+  messagesWritten = 0;
   private phase: Phase;
   private readonly writer: Writer;
   private readonly gate: ReadGate;
@@ -56,6 +59,8 @@ export class Connection<M, N, I> {
     readonly stream: ByteStream,
     /** Did this node open it (connect) rather than accept it? */
     readonly outgoing: boolean,
+    /** The scheme of the transport it came through (`tcp`, `tls`, `ws`, `wss`, or a custom one). */
+    readonly transport: string,
     private readonly config: ConnectionConfig<M, N, I>,
     private readonly sink: ConnectionSink<M, N, I>,
     /** Our handshake `[init, id]`, encoded once by the node. */
@@ -158,6 +163,7 @@ export class Connection<M, N, I> {
   send(message: M): void {
     if (this.phase.name !== 'open') throw notConnected(this.nodeId, `the connection to ${this.remoteAddress} is closing`);
     this.writer.send(message);
+    this.messagesWritten++;
   }
 
   /** Pauses or resumes reading because of the node's event buffer. */
@@ -203,6 +209,9 @@ export class Connection<M, N, I> {
     return {
       nodeId: this.nodeId as N,
       remoteAddress: this.remoteAddress,
+      transport: this.transport,
+      messagesRead: this.messagesRead,
+      messagesWritten: this.messagesWritten,
       writeTotal: this.written.total,
       writeRate: this.written.rate(now),
       writeIdle: this.written.idle(now),
@@ -251,10 +260,12 @@ export class Connection<M, N, I> {
     switch (phase.name) {
       case 'open':
       case 'draining':
+        this.messagesRead++;
         if (phase.following) void (phase.inbox ??= new PendingInbox(Number.POSITIVE_INFINITY)).keep(value);
         else this.deliverOne(value);
         return;
       case 'pending': {
+        this.messagesRead++;
         const overflow = phase.inbox.keep(value);
         if (overflow) this.fail(overflow);
         return;

@@ -90,9 +90,17 @@ export class ConnectionBook<M, N, I> {
   }
 
   /** A connection, filed; it reads once `start()`ed. A connect's `waiter` hears of its handshake. */
-  open(stream: ByteStream, outgoing: boolean, deadline: Deadline, waiter?: Waiter<M, N, I>): Connection<M, N, I> {
+  open(stream: ByteStream, outgoing: boolean, transport: string, deadline: Deadline, waiter?: Waiter<M, N, I>): Connection<M, N, I> {
     const { host } = this;
-    const connection = new Connection<M, N, I>(stream, outgoing, host.connectionConfig(), this.sink, host.handshakeBytes(), deadline);
+    const connection = new Connection<M, N, I>(
+      stream,
+      outgoing,
+      transport,
+      host.connectionConfig(),
+      this.sink,
+      host.handshakeBytes(),
+      deadline,
+    );
     this.registry.add(connection, !outgoing);
     if (waiter) this.waiters.set(connection, waiter);
     // While the event buffer is over a bound, a new connection does not read either.
@@ -101,7 +109,7 @@ export class ConnectionBook<M, N, I> {
   }
 
   /** An incoming stream: a connection, or refused at once by a limit (one failure each). */
-  admit(stream: ByteStream): void {
+  admit(stream: ByteStream, transport: string): void {
     if (this.host.isClosing()) {
       stream.destroy();
       return;
@@ -115,7 +123,7 @@ export class ConnectionBook<M, N, I> {
     // The deadline counts from the TCP connect: a transport handshake (TLS) already took its share.
     const spent = stream.openedAt === undefined ? 0 : performance.now() - stream.openedAt;
     const { handshakeTimeout, scheduler } = this.host.options;
-    this.open(stream, false, new Deadline(Math.max(1, handshakeTimeout - spent), scheduler, handshakeTimeout)).start();
+    this.open(stream, false, transport, new Deadline(Math.max(1, handshakeTimeout - spent), scheduler, handshakeTimeout)).start();
   }
 
   /** How a transport with a costly handshake of its own (TLS) asks for room under the node's limits. */
@@ -170,10 +178,13 @@ export class ConnectionBook<M, N, I> {
       nodeId,
       remoteAddress: connection.remoteAddress,
       outgoing: connection.outgoing,
+      transport: connection.transport,
       reason,
       error,
       bytesRead: connection.read.total,
       bytesWritten: connection.written.total,
+      messagesRead: connection.messagesRead,
+      messagesWritten: connection.messagesWritten,
     }));
     diagnostics.limit(node, nodeId, error);
   }
@@ -222,6 +233,7 @@ export class ConnectionBook<M, N, I> {
         nodeId: connection.nodeId,
         remoteAddress: connection.remoteAddress,
         outgoing: connection.outgoing,
+        transport: connection.transport,
       }));
       return true;
     },

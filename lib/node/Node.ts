@@ -300,7 +300,9 @@ export class Node<M = unknown, N = unknown, I = null> implements AsyncDisposable
     this.assertOpen();
     const endpoint = parseAddress(address, 'OPEN_ERROR');
     const { book } = this;
-    const listener = await this.transports.for(endpoint, 'OPEN_ERROR').listen(endpoint, (stream) => book.admit(stream), book.admission);
+    const listener = await this.transports
+      .for(endpoint, 'OPEN_ERROR')
+      .listen(endpoint, (stream) => book.admit(stream, endpoint.scheme), book.admission);
     if (this.closing) {
       await listener.close();
       throw alreadyClosed();
@@ -358,7 +360,7 @@ export class Node<M = unknown, N = unknown, I = null> implements AsyncDisposable
       throw alreadyClosed();
     }
     return new Promise((resolve, reject) => {
-      this.book.open(stream, true, deadline, { resolve, reject }).start();
+      this.book.open(stream, true, endpoint.scheme, deadline, { resolve, reject }).start();
     });
   }
 
