@@ -1,5 +1,8 @@
 import { asyncScheduler, type SchedulerLike, type Subscription } from 'rxjs';
 
+/** The longest delay a timer holds (setTimeout's and setInterval's 32-bit limit). */
+const MAX_DELAY = 2 ** 31 - 1;
+
 /** One timer of a {@link TimerQueue}: its callback is dropped once it ran or was cleared. */
 export interface QueuedTimer {
   readonly deadline: number;
@@ -81,7 +84,8 @@ class Lane {
   }
 
   private arm(deadline: number): Subscription {
-    return this.scheduler.schedule(() => this.fire(), Math.max(0, deadline - this.now()));
+    // Timers hold at most 2**31 - 1 ms (a longer delay fires at once, with a warning): a later deadline re-arms.
+    return this.scheduler.schedule(() => this.fire(), Math.min(MAX_DELAY, Math.max(0, deadline - this.now())));
   }
 
   /** Runs every timer whose deadline has come, in order, then arms for the next live one. */

@@ -1,4 +1,4 @@
-import { asyncScheduler } from 'rxjs';
+import { asyncScheduler, type SchedulerAction, type SchedulerLike, type Subscription } from 'rxjs';
 import { TimerQueue, type QueuedTimer } from '../../lib/rpc/TimerQueue.js';
 import { testScheduler } from '../helpers/marbles.js';
 import { sleep } from '../helpers/nodes.js';
@@ -9,7 +9,39 @@ function recorder(scheduler: { now(): number }): { fired: [string, number][]; no
   return { fired, note: (name) => () => fired.push([name, scheduler.now()]) };
 }
 
-const activeTimeouts = (): number => process.getActiveResourcesInfo().filter((kind) => kind === 'Timeout').length;
+/**
+ * asyncScheduler, counting its actions not yet run nor cancelled (counting the process's Timeout
+ * handles instead raced with other specs' timers ending meanwhile).
+ */
+function countingScheduler(): SchedulerLike & { readonly live: number } {
+  let live = 0;
+  return {
+    get live() {
+      return live;
+    },
+    now: () => asyncScheduler.now(),
+    schedule(work: (this: SchedulerAction<unknown>, state?: unknown) => void, delay?: number, state?: unknown): Subscription {
+      let done = false;
+      const finish = (): void => {
+        if (!done) {
+          done = true;
+          live--;
+        }
+      };
+      live++;
+      const action = asyncScheduler.schedule(
+        function (this: SchedulerAction<unknown>, given) {
+          finish();
+          work.call(this, given);
+        },
+        delay,
+        state,
+      );
+      action.add(finish);
+      return action;
+    },
+  };
+}
 
 describe('TimerQueue (the Rpc call timeouts)', () => {
   it('runs each timer once, at its own deadline, durations interleaved', () => {
@@ -95,19 +127,19 @@ describe('TimerQueue (the Rpc call timeouts)', () => {
     });
   });
 
-  it('on a real clock: a lane whose timers were all cleared leaves no timer behind (nothing keeps the process alive)', async () => {
-    const before = activeTimeouts();
-    const queue = new TimerQueue(asyncScheduler);
+  it('a lane whose timers were all cleared leaves no timer behind (nothing keeps the process alive)', async () => {
+    const scheduler = countingScheduler();
+    const queue = new TimerQueue(scheduler);
     const timers = Array.from({ length: 100 }, () => queue.setTimeout(() => fail('a cleared timer ran'), 60_000));
-    expect(activeTimeouts()).toBe(before + 1); // one for the lane, not one per timer
+    expect(scheduler.live).toBe(1); // one for the lane, not one per timer
     for (const timer of timers) queue.clearTimeout(timer);
-    expect(activeTimeouts()).toBe(before);
+    expect(scheduler.live).toBe(0);
     let ran = 0;
     queue.setTimeout(() => ran++, 5);
     queue.setTimeout(() => ran++, 5);
     await sleep(100);
     expect(ran).toBe(2);
-    expect(activeTimeouts()).toBe(before);
+    expect(scheduler.live).toBe(0);
   });
 
   it('on a real clock: the wall clock set back or forward an hour moves no timer (asyncScheduler timers are on a monotonic clock)', async () => {
@@ -124,5 +156,22 @@ describe('TimerQueue (the Rpc call timeouts)', () => {
     await sleep(150);
     expect(fired).toEqual(['soon', 'soon again']);
     queue.clearTimeout(late);
+  });
+
+  it('on a real clock: a timer past 2**31 - 1 ms (about 24.8 days) waits, with no TimeoutOverflowWarning (such a delay would fire at once)', async () => {
+    const warnings: Error[] = [];
+    const onWarning = (warning: Error): void => void warnings.push(warning);
+    process.on('warning', onWarning);
+    try {
+      const queue = new TimerQueue(asyncScheduler);
+      let ran = 0;
+      const far = queue.setTimeout(() => ran++, 2 ** 31 + 5);
+      await sleep(100);
+      queue.clearTimeout(far);
+      expect(ran).toBe(0);
+      expect(warnings.map((warning) => warning.name)).not.toContain('TimeoutOverflowWarning');
+    } finally {
+      process.off('warning', onWarning);
+    }
   });
 });
