@@ -13,6 +13,10 @@ export interface DemoOptions {
   readonly write: (text: string) => void;
   /** The terminal's size now (process.stdout.rows and columns); the live view is cut to fit it. */
   readonly size?: () => { readonly rows?: number | undefined; readonly columns?: number | undefined };
+  /** Called with each node made (the restarted one too): `--metrics` instruments them. */
+  readonly onNode?: <M, I>(node: Node<M, string, I>) => void;
+  /** A line for the live view's header, when there is one (`--metrics`: the endpoint and what it serves). */
+  readonly status?: () => string | undefined;
 }
 
 interface Chat {
@@ -55,7 +59,11 @@ export async function demo(options: DemoOptions): Promise<string> {
   const names = Array.from({ length: options.nodes }, (_, i) => `node-${String.fromCharCode(97 + i)}`);
   const makeNode = (nodeId: string): Node<Chat, string, { role: string }> =>
     new Node<Chat, string, { role: string }>({ nodeId, initMessage: { role: 'demo' }, statsHalfLife: halfLife });
-  const nodes = names.map(makeNode);
+  const made = (node: Node<Chat, string, { role: string }>): Node<Chat, string, { role: string }> => {
+    options.onNode?.(node);
+    return node;
+  };
+  const nodes = names.map((name) => made(makeNode(name)));
   const recent: string[] = [];
   const sent = new Map<string, number>();
   const received = new Map<string, number>();
@@ -168,7 +176,7 @@ export async function demo(options: DemoOptions): Promise<string> {
         new Promise<void>((resolve) => {
           cancelRestart = resolve;
           restart = setTimeout(() => {
-            const reborn = makeNode(names[lastIndex]!);
+            const reborn = made(makeNode(names[lastIndex]!));
             watch(reborn);
             nodes[lastIndex] = reborn;
             reborn.listen(addresses[lastIndex]!).then(
@@ -190,9 +198,11 @@ export async function demo(options: DemoOptions): Promise<string> {
     const now = Date.now();
     const seconds = Math.max(0.001, (now - lastView) / 1000);
     lastView = now;
+    const status = options.status?.();
     const header = [
       `msgpacknet demo: ${nodes.length} nodes on loopback, full mesh   ${((now - started) / 1000).toFixed(1)}s${options.seconds ? ` of ${options.seconds}s` : ''}   Ctrl-C to stop`,
       `links: ${[...links.values()].filter((link) => link.up).length} of ${links.size} up (node.link(): they heal by themselves)`,
+      ...(status === undefined ? [] : [status]),
       `${pad('connection', 22)}${pad('msgs/s in', 12)}${pad('bytes/s in', 12)}${pad('bytes/s out', 12)}${pad('received', 10)}`,
     ];
     const rows: string[] = [];

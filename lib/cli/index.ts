@@ -6,6 +6,7 @@ import { NetError } from '../errors.js';
 import { randomNodeId } from '../nodeId.js';
 import type { NodeTlsOptions } from '../transport/tls.js';
 import { demo } from './demo.js';
+import { serveMetrics } from './metrics.js';
 import { NotJsonError, parseArgument } from './json.js';
 import { idOfCertificate, KEYGEN_DAYS, keygen, readTlsFlags, type TlsFlags } from './keygen.js';
 import { sendOnce, session } from './session.js';
@@ -102,10 +103,12 @@ looks like JSON but is not valid JSON ('{bad json') is a usage error (exit 2), n
   --timeout MS   how long the TCP connect and the peer's handshake may take (default 10000)
 
 ${TLS_HELP}`,
-  demo: `usage: msgpacknet demo [--seconds N] [--nodes N]
+  demo: `usage: msgpacknet demo [--seconds N] [--nodes N] [--metrics PORT]
 
 Starts N nodes (default 4) on loopback, connects them in a mesh, sends traffic, and shows a live view
-for N seconds (default 10; 0 runs until Ctrl-C). Then closes everything and prints a summary.`,
+for N seconds (default 10; 0 runs until Ctrl-C). Then closes everything and prints a summary.
+--metrics PORT serves the nodes' metrics (instrument()) for Prometheus at http://127.0.0.1:PORT/metrics
+(0: any free port); it needs @opentelemetry/sdk-metrics and @opentelemetry/exporter-prometheus installed.`,
   keygen: `usage: msgpacknet keygen [--out DIR] [--force]
 
 Makes a P-256 private key and a self-signed certificate for 127.0.0.1, ::1 and localhost, valid
@@ -295,6 +298,7 @@ async function main(argv: string[]): Promise<number> {
       const { values } = parse(rest, {
         seconds: { type: 'string' },
         nodes: { type: 'string' },
+        metrics: { type: 'string' },
         help: { type: 'boolean', short: 'h' },
         verbose: { type: 'boolean' },
       });
@@ -303,14 +307,35 @@ async function main(argv: string[]): Promise<number> {
       const nodes = Number(values.nodes ?? 4);
       if (!(Number.isFinite(seconds) && seconds >= 0)) throw new UsageError('--seconds must be a number >= 0');
       if (!(Number.isInteger(nodes) && nodes >= 2 && nodes <= 26)) throw new UsageError('--nodes must be an integer from 2 to 26');
-      const summary = await demo({
-        nodes,
-        seconds,
-        tty: process.stdout.isTTY,
-        write: (text) => void process.stdout.write(text),
-        size: () => ({ rows: process.stdout.rows, columns: process.stdout.columns }),
-      });
-      print(summary);
+      const port = values.metrics === undefined ? undefined : Number(values.metrics);
+      if (port !== undefined && !(Number.isInteger(port) && port >= 0 && port <= 65535)) {
+        throw new UsageError('--metrics must be a port number (0: any free port)');
+      }
+      const endpoint = port === undefined ? undefined : await serveMetrics(port);
+      let scraped = '';
+      const scraper = endpoint
+        ? setInterval(() => {
+            endpoint.scrape('msgpacknet_connection_count').then(
+              (count) => (scraped = count === undefined ? '' : `   (scraped: ${count} connections)`),
+              () => (scraped = '   (scrape failed)'),
+            );
+          }, 1000)
+        : undefined;
+      if (endpoint) print(`metrics: ${endpoint.url} (Prometheus)`);
+      try {
+        const summary = await demo({
+          nodes,
+          seconds,
+          tty: process.stdout.isTTY,
+          write: (text) => void process.stdout.write(text),
+          size: () => ({ rows: process.stdout.rows, columns: process.stdout.columns }),
+          ...(endpoint ? { onNode: endpoint.instrument, status: () => `metrics: ${endpoint.url}${scraped}` } : {}),
+        });
+        print(summary);
+      } finally {
+        clearInterval(scraper);
+        await endpoint?.close();
+      }
       return 0;
     }
     case 'keygen': {

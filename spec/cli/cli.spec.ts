@@ -606,4 +606,27 @@ describe('msgpacknet (the executable)', () => {
     const progress = result.stdout.split('\n').filter((line) => /^\d+\.\ds: /.test(line));
     expect(progress.at(-1)).toMatch(/: 3 connections,/);
   }, 20_000);
+
+  it("demo --metrics: serves the nodes' metrics for Prometheus while it runs, then stops serving", async () => {
+    const demo = cli('demo', '--seconds', '4', '--nodes', '3', '--metrics', '0');
+    demo.child.stdin.end();
+    const announced = await demo.line((line) => typeof line['text'] === 'string' && line['text'].startsWith('metrics: '));
+    const url = /^metrics: (http:\/\/127\.0\.0\.1:\d+\/metrics) \(Prometheus\)$/.exec(announced['text'] as string)?.[1];
+    expect(url).withContext(String(announced['text'])).toBeDefined();
+    await new Promise((resolve) => setTimeout(resolve, 1000));
+    const text = await (await fetch(url!)).text();
+    const value = (pattern: RegExp): number =>
+      text
+        .split('\n')
+        .filter((line) => pattern.test(line))
+        .reduce((sum, line) => sum + Number(line.slice(line.lastIndexOf(' ') + 1)), 0);
+    expect(value(/^msgpacknet_connection_count\{/))
+      .withContext(text)
+      .toBe(6); // 3 connections, counted on both ends
+    expect(value(/^msgpacknet_message_count_total\{.*network_io_direction="receive"/)).toBeGreaterThan(0);
+    expect(value(/^msgpacknet_io_total\{.*network_io_direction="transmit"/)).toBeGreaterThan(0);
+    expect(await demo.exited).toBe(0);
+    await expectAsync(fetch(url!)).toBeRejected(); // no longer served
+    expect((await run('demo', '--metrics', 'x')).code).toBe(2);
+  }, 20_000);
 });
