@@ -15,6 +15,7 @@ import {
   type HandshakeFailedMessage,
   type RpcCallMessage,
 } from './diagnosticsChannels.js';
+import { describeValue } from './errors.js';
 import type { Node } from './node/Node.js';
 
 /** Metric attributes, as OpenTelemetry's `Attributes`. */
@@ -128,15 +129,21 @@ export function instrument<M, N, I>(node: Node<M, N, I>, options: InstrumentOpti
     ended.set(key, totals);
   };
 
+  /** The connections counted open (so one opened before `instrument` is not subtracted when it closes). */
+  const counted = new Set<string>();
+  const connectionKey = (message: ConnectionOpenMessage): string =>
+    `${message.outgoing ? '>' : '<'} ${message.remoteAddress} ${describeValue(message.nodeId)}`;
   const onOpen = (message: unknown): void => {
     const open = message as ConnectionOpenMessage;
     if (open.node !== node) return;
+    counted.add(connectionKey(open));
     connections.add(1, { 'msgpacknet.transport': open.transport, 'msgpacknet.connection.direction': direction(open.outgoing) });
   };
   const onClose = (message: unknown): void => {
     const close = message as ConnectionCloseMessage;
     if (close.node !== node) return;
-    connections.add(-1, { 'msgpacknet.transport': close.transport, 'msgpacknet.connection.direction': direction(close.outgoing) });
+    if (counted.delete(connectionKey(close)))
+      connections.add(-1, { 'msgpacknet.transport': close.transport, 'msgpacknet.connection.direction': direction(close.outgoing) });
     disconnects.add(1, { 'msgpacknet.disconnect.reason': close.reason, ...(close.error ? { 'error.type': close.error.code } : {}) });
     add(close.transport, 'receive', close.bytesRead, close.messagesRead);
     add(close.transport, 'transmit', close.bytesWritten, close.messagesWritten);

@@ -32,15 +32,24 @@ export type Validated<T> = { readonly ok: true; readonly value: T } | { readonly
 export function validate<T>(validator: Validator<T> | undefined, value: unknown): Validated<T> {
   if (validator === undefined) return { ok: true, value: value as T };
   if (typeof validator === 'function') {
-    return validator(value) ? { ok: true, value } : { ok: false, reason: 'rejected by the type guard' };
+    const verdict: unknown = validator(value);
+    if (isThenable(verdict)) return asynchronous(verdict, 'the type guard answers with a Promise');
+    return verdict ? { ok: true, value: value as T } : { ok: false, reason: 'rejected by the type guard' };
   }
   const result = validator['~standard'].validate(value);
-  if (result instanceof Promise) {
-    result.catch(() => undefined); // never an unhandled rejection
-    return { ok: false, reason: 'the schema validates asynchronously; only synchronous validators are supported' };
-  }
+  if (isThenable(result)) return asynchronous(result, 'the schema validates asynchronously');
   if (result.issues) return { ok: false, reason: result.issues.map((issue) => issue.message).join('; ') };
   return { ok: true, value: result.value };
+}
+
+function isThenable(value: unknown): value is PromiseLike<unknown> {
+  return typeof (value as { then?: unknown } | null)?.then === 'function';
+}
+
+/** A validator that answered with a Promise (or any thenable): refused, its rejection handled. */
+function asynchronous(answer: PromiseLike<unknown>, what: string): Validated<never> {
+  answer.then(undefined, () => undefined); // never an unhandled rejection
+  return { ok: false, reason: `${what}; only synchronous validators are supported` };
 }
 
 /** Throws a `TypeError` at once when `validator` is neither a function nor a Standard Schema. */

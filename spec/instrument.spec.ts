@@ -114,4 +114,19 @@ describe('instrument(node, { meter }) with the OpenTelemetry SDK', () => {
     points = (await collect(reader)).get(METRICS.rpcDuration)!;
     expect(histogram({ 'rpc.method': 'echo', 'msgpacknet.rpc.outcome': 'ok' }).count).toBe(2);
   });
+
+  it('a connection opened before instrument() is not subtracted when it closes (the count never goes below 0)', async () => {
+    const { reader, provider } = meterWithReader();
+    const server = await listening({ id: 'otel-late' });
+    const { node: caller } = client({ id: 'otel-early' });
+    await caller.connect(server.address);
+    await until(() => server.node.isConnected('otel-early'));
+    instrument(server.node, { meter: provider.getMeter('spec') });
+    await caller.disconnect('otel-late');
+    await until(() => !server.node.isConnected('otel-early'));
+    const points = (await collect(reader)).get(METRICS.connections) ?? [];
+    expect(points.every((point) => (point.value as number) >= 0))
+      .withContext(JSON.stringify(points.map((p) => p.value)))
+      .toBeTrue();
+  });
 });

@@ -35,4 +35,20 @@ describe('validate', () => {
     expect(() => checkValidator('v', 5)).toThrowError(TypeError);
     expect(() => checkValidator('v', schema)).not.toThrow();
   });
+
+  it('refuses a validator that answers with a Promise or any thenable (a type guard too), and handles its rejection', () => {
+    const asyncGuard = (async (_value: unknown) => false) as unknown as (value: unknown) => value is number;
+    expect(validate(asyncGuard, 1)).toEqual({ ok: false, reason: jasmine.stringContaining('only synchronous validators') });
+    let handled = false;
+    const thenable = {
+      then(_resolve: unknown, reject?: (reason: unknown) => void) {
+        handled = reject !== undefined;
+      },
+    };
+    const thenableSchema: StandardSchemaV1<number> = {
+      '~standard': { version: 1, vendor: 'spec', validate: () => thenable as unknown as Promise<{ value: number }> },
+    };
+    expect(validate(thenableSchema, 1)).toEqual({ ok: false, reason: jasmine.stringContaining('asynchronously') });
+    expect(handled).toBeTrue();
+  });
 });

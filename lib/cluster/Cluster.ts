@@ -142,14 +142,19 @@ export class Cluster<M = unknown, N = unknown> {
     this.subscriptions.add(
       node.intercept((event) => {
         if (event.type === 'connected' || event.type === 'disconnected') this.changed();
-        else if (event.type === 'closed') void this.close();
+        // A source whose deregistration fails rejects cluster.close(); here, on node.close(), nobody awaits it.
+        else if (event.type === 'closed') this.close().catch(() => undefined);
         return false;
       }),
     );
     if (options.discovery.errors$) {
       this.subscriptions.add(
-        options.discovery.errors$.subscribe((error) => {
-          if (!this.closing) this.errors.next(error);
+        options.discovery.errors$.subscribe({
+          next: (error) => {
+            if (!this.closing) this.errors.next(error);
+          },
+          // A source's errors$ that fails is one more thing to report, not a crash.
+          error: (error: unknown) => this.report(error, "the discovery source's errors$ failed"),
         }),
       );
     }

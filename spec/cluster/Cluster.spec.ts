@@ -180,6 +180,34 @@ describe('Cluster', () => {
     expect(reported.observed).toBeFalse(); // unsubscribed on close
   });
 
+  it("a source's errors$ that errors is reported, not a crash; a source whose deregistration fails does not fail node.close()", async () => {
+    const [a] = await nodes(1);
+    const reported = new Subject<NetError>();
+    const discovery: Discovery<string> = {
+      members: () => new Subject<readonly DiscoveredMember<string>[]>(),
+      errors$: reported,
+      close: () => Promise.reject(new Error('deregistration failed')),
+    };
+    const cluster = new Cluster(a!.node, { discovery, ...fast });
+    const errors: NetError[] = [];
+    cluster.errors$.subscribe((error) => errors.push(error));
+    reported.error(new Error('the source broke'));
+    expect(errors.map((error) => [error.code, error.message])).toEqual([
+      ['DISCOVERY_ERROR', "the discovery source's errors$ failed: the source broke"],
+    ]);
+    const unhandled: unknown[] = [];
+    const onUnhandled = (reason: unknown): void => void unhandled.push(reason);
+    process.on('unhandledRejection', onUnhandled);
+    try {
+      await a!.node.close();
+      await sleep(50);
+      expect(unhandled).toEqual([]);
+      await expectAsync(cluster.close()).toBeRejectedWithError('deregistration failed'); // the caller of cluster.close() hears it
+    } finally {
+      process.off('unhandledRejection', onUnhandled);
+    }
+  });
+
   it('a node that goes away is down, and up again when it comes back on the same address; sends resume', async () => {
     const [a, b] = await nodes(2);
     const address = b!.address;
