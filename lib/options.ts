@@ -151,6 +151,29 @@ export function positive(name: string, value: number, integer = false): number {
   return value;
 }
 
+/** The longest delay a timer holds (setTimeout's 32-bit limit, about 24.8 days): a longer one would fire at once. */
+export const MAX_TIMER_MS = 2 ** 31 - 1;
+
+/**
+ * A duration in ms that a timer will wait: positive and at most
+ * {@link MAX_TIMER_MS}, or `Infinity` where `forever` allows it; else a `TypeError`.
+ */
+export function duration(name: string, value: number, forever = false): number {
+  const error = durationError(name, value, forever);
+  if (error) throw error;
+  return value;
+}
+
+/** What {@link duration} would throw, for callers that reject instead. */
+export function durationError(name: string, value: number, forever = false): TypeError | undefined {
+  if (forever && value === Number.POSITIVE_INFINITY) return undefined;
+  if (!(typeof value === 'number' && value > 0 && value <= MAX_TIMER_MS)) {
+    const most = `at most ${MAX_TIMER_MS} ms (about 24.8 days)${forever ? ' or Infinity' : ''}`;
+    return new TypeError(`${name} must be a positive number of ms, ${most}, got ${String(value)}`);
+  }
+  return undefined;
+}
+
 /** Resolves options once into a new frozen object; never writes to the caller's object. */
 export function resolveNodeOptions<M, N, I>(options: NodeOptions<M, N, I>): ResolvedNodeOptions<M, N, I> {
   checkValidator('validateMessage', options.validateMessage);
@@ -166,7 +189,7 @@ export function resolveNodeOptions<M, N, I>(options: NodeOptions<M, N, I>): Reso
   if (maxQueuedBytes < writeHighWaterMark)
     throw new TypeError(`maxQueuedBytes (${maxQueuedBytes}) must be at least writeHighWaterMark (${writeHighWaterMark})`);
   return Object.freeze({
-    handshakeTimeout: positive('handshakeTimeout', options.handshakeTimeout ?? D.DEFAULT_HANDSHAKE_TIMEOUT),
+    handshakeTimeout: duration('handshakeTimeout', options.handshakeTimeout ?? D.DEFAULT_HANDSHAKE_TIMEOUT),
     limits,
     maxHandshakeBytes: positive('maxHandshakeBytes', options.maxHandshakeBytes ?? D.DEFAULT_MAX_HANDSHAKE_BYTES, true),
     maxPendingMessages: positive('maxPendingMessages', options.maxPendingMessages ?? D.DEFAULT_MAX_PENDING_MESSAGES, true),
@@ -177,8 +200,8 @@ export function resolveNodeOptions<M, N, I>(options: NodeOptions<M, N, I>): Reso
     eventBufferBytes: positive('eventBufferBytes', options.eventBufferBytes ?? D.DEFAULT_EVENT_BUFFER_BYTES, true),
     writeHighWaterMark,
     maxQueuedBytes,
-    writeTimeout: positive('writeTimeout', options.writeTimeout ?? D.DEFAULT_WRITE_TIMEOUT),
-    linger: positive('linger', options.linger ?? D.DEFAULT_LINGER),
+    writeTimeout: duration('writeTimeout', options.writeTimeout ?? D.DEFAULT_WRITE_TIMEOUT),
+    linger: duration('linger', options.linger ?? D.DEFAULT_LINGER),
     scheduler: options.scheduler ?? asyncScheduler,
     validateMessage: options.validateMessage,
     validateNodeId: options.validateNodeId,

@@ -1,3 +1,4 @@
+import { duration } from '../options.js';
 import {
   BehaviorSubject,
   Observable,
@@ -124,8 +125,8 @@ export class Cluster<M = unknown, N = unknown> {
     // (callers without types pass anything)
     const given = options as Partial<ClusterOptions<N>> | undefined;
     if (typeof given?.discovery?.members !== 'function') throw new TypeError('a Cluster needs a discovery source: { discovery }');
-    this.refreshInterval = positive('refreshInterval', options.refreshInterval ?? DEFAULT_CLUSTER_REFRESH_INTERVAL);
-    this.timeoutMs = positive('timeout', options.timeout ?? node.handshakeTimeout);
+    this.refreshInterval = duration('refreshInterval', options.refreshInterval ?? DEFAULT_CLUSTER_REFRESH_INTERVAL, true);
+    this.timeoutMs = duration('timeout', options.timeout ?? node.handshakeTimeout, true);
     const mode: unknown = options.connect ?? (options.discovery.knowsIds ? 'on-demand' : 'all');
     if (mode !== 'all' && mode !== 'on-demand') throw new TypeError(`connect must be 'all' or 'on-demand', got ${describeValue(mode)}`);
     this.mode = mode;
@@ -190,7 +191,7 @@ export class Cluster<M = unknown, N = unknown> {
     if (this.closing) return Promise.reject(new NetError('ALREADY_CLOSED', 'the cluster is closed'));
     const key = nodeIdKey(to);
     if (key === this.ownKey || this.node.isConnected(to)) return Promise.resolve();
-    const ms = positive('timeout', options.timeout ?? this.timeoutMs);
+    const ms = duration('timeout', options.timeout ?? this.timeoutMs, true);
     const since = this.refreshes;
     let waited = false;
     const verdict = (): 'up' | NetError | undefined => {
@@ -312,13 +313,6 @@ export class Cluster<M = unknown, N = unknown> {
     this.members.next([self, ...others]);
     this.changes.next();
   }
-}
-
-function positive(name: string, value: number): number {
-  if (!(typeof value === 'number' && value > 0 && (Number.isFinite(value) || value === Number.POSITIVE_INFINITY))) {
-    throw new TypeError(`${name} must be a positive number of ms, got ${describeValue(value)}`);
-  }
-  return value;
 }
 
 function isWildcard(address: string): boolean {

@@ -10,7 +10,7 @@ import { NetError, alreadyClosed, describeValue, endedEarly } from '../errors.js
 import { EventHub } from './EventHub.js';
 import type { NodeEvent } from '../events.js';
 import { nodeIdKey, randomNodeId } from '../nodeId.js';
-import { positive, resolveNodeOptions, type NodeOptions, type ResolvedNodeOptions } from '../options.js';
+import { duration, durationError, positive, resolveNodeOptions, type NodeOptions, type ResolvedNodeOptions } from '../options.js';
 import type { NodeStats } from '../stats.js';
 import { formatAddress, formatEndpoint, parseAddress, type Address } from '../transport/address.js';
 import type { ByteStream, Listener } from '../transport/Transport.js';
@@ -101,7 +101,7 @@ export class Node<M = unknown, N = unknown, I = null> implements AsyncDisposable
     this.nodeId = config.nodeId;
     this.key = nodeIdKey(config.nodeId);
     this.transports = new NodeTransports(this.options, this.key);
-    this.connectionTimeoutValue = positive('connectionTimeout', config.connectionTimeout ?? DEFAULT_CONNECTION_TIMEOUT);
+    this.connectionTimeoutValue = duration('connectionTimeout', config.connectionTimeout ?? DEFAULT_CONNECTION_TIMEOUT);
     this.statsHalfLifeValue = positive('statsHalfLife', config.statsHalfLife ?? DEFAULT_STATS_HALF_LIFE);
     this.initMessage = (config.initMessage ?? null) as I;
     this.hub = new EventHub(
@@ -162,7 +162,7 @@ export class Node<M = unknown, N = unknown, I = null> implements AsyncDisposable
 
   /** Sets the idle timeout (ms, positive) for connections made from now on; throws a `TypeError` otherwise. */
   set connectionTimeout(value: number) {
-    this.connectionTimeoutValue = positive('connectionTimeout', value);
+    this.connectionTimeoutValue = duration('connectionTimeout', value);
     this.configCache = undefined;
   }
 
@@ -202,7 +202,7 @@ export class Node<M = unknown, N = unknown, I = null> implements AsyncDisposable
    */
   async whenConnected(id: N, options: WhenConnectedOptions = {}): Promise<void> {
     if (this.closing) throw alreadyClosed();
-    const ms = positive('timeout', options.timeout ?? this.options.handshakeTimeout);
+    const ms = duration('timeout', options.timeout ?? this.options.handshakeTimeout);
     const key = nodeIdKey(id);
     if (this.book.registry.get(key) !== undefined) return;
     await firstValueFrom(
@@ -286,8 +286,8 @@ export class Node<M = unknown, N = unknown, I = null> implements AsyncDisposable
   /** The next event; resolves to `{ type: 'closed' }` once the node is closed and every kept event was taken. */
   receive(options: ReceiveOptions = {}): Promise<NodeEvent<M, N, I>> {
     const { timeout } = options;
-    if (timeout !== undefined && !(timeout > 0))
-      return Promise.reject(new TypeError(`timeout must be a positive number of ms, got ${timeout}`));
+    const invalid = timeout === undefined ? undefined : durationError('timeout', timeout);
+    if (invalid) return Promise.reject(invalid);
     return this.hub.receive({ type: 'closed' }, timeout, this.options.scheduler);
   }
 
@@ -343,7 +343,7 @@ export class Node<M = unknown, N = unknown, I = null> implements AsyncDisposable
     this.assertOpen();
     const endpoint = parseAddress(address, 'CONNECTION_ERROR');
     const transport = this.transports.for(endpoint, 'CONNECTION_ERROR');
-    const deadline = new Deadline(positive('timeout', options.timeout ?? this.options.handshakeTimeout), this.options.scheduler);
+    const deadline = new Deadline(duration('timeout', options.timeout ?? this.options.handshakeTimeout), this.options.scheduler);
     let stream: ByteStream;
     this.connecting.add(deadline);
     try {

@@ -16,7 +16,7 @@ import { diagnostics } from '../diagnostics.js';
 import { NetError, alreadyClosed, describeValue } from '../errors.js';
 import type { NodeEvent } from '../events.js';
 import { nodeIdKey } from '../nodeId.js';
-import { positive } from '../options.js';
+import { duration, durationError, positive } from '../options.js';
 import {
   CANCEL_METHOD,
   MAX_MSGID,
@@ -209,9 +209,8 @@ export class Rpc<N = unknown> {
    */
   call<R = unknown>(to: N, method: string, params: readonly unknown[] = [], options: CallOptions = {}): Promise<R> {
     const ms = options.timeout ?? this.timeoutMs;
-    if (!(ms === Number.POSITIVE_INFINITY || (typeof ms === 'number' && ms > 0 && Number.isFinite(ms)))) {
-      return Promise.reject(new TypeError(`timeout must be a positive number or Infinity, got ${String(ms)}`));
-    }
+    const invalid = durationError('timeout', ms, true);
+    if (invalid) return Promise.reject(invalid);
     return diagnostics.rpcCall(
       () => ({ node: this.host, to, method, timeout: ms }),
       () => this.timedCall<R>(to, method, params, options.signal, ms),
@@ -565,7 +564,7 @@ function checkCall(method: unknown, params: unknown): void {
 }
 
 function callTimeout(name: string, value: number): number {
-  return value === Number.POSITIVE_INFINITY ? value : positive(name, value);
+  return duration(name, value, true);
 }
 
 function timeoutError(to: unknown, method: string, ms: number): NetError {

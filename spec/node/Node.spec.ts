@@ -157,6 +157,21 @@ describe('Node', () => {
     expect(() => new Node(options)).not.toThrow();
   });
 
+  it('refuses durations a timer cannot hold (over 2**31 - 1 ms, which would fire at once) with a TypeError naming the bound', async () => {
+    const tooLong = 2 ** 31;
+    for (const name of ['connectionTimeout', 'handshakeTimeout', 'writeTimeout', 'linger']) {
+      expect(() => new Node({ nodeId: 1, [name]: tooLong })).toThrowError(
+        TypeError,
+        new RegExp(`^${name} must be .*at most 2147483647 ms`),
+      );
+    }
+    expect(() => new Node({ nodeId: 1, connectionTimeout: 2 ** 31 - 1 })).not.toThrow();
+    const node = makeNode({ nodeId: 'durations' });
+    await expectAsync(node.receive({ timeout: tooLong })).toBeRejectedWithError(TypeError, /at most 2147483647 ms/);
+    await expectAsync(node.whenConnected('x', { timeout: tooLong })).toBeRejectedWithError(TypeError, /at most 2147483647 ms/);
+    await expectAsync(node.connect('127.0.0.1:1', { timeout: tooLong })).toBeRejectedWithError(TypeError, /at most 2147483647 ms/);
+  });
+
   it('accepts any encodable id, compared by value', async () => {
     const b = await listening({ id: 'b' });
     const a = makeNode<string, [number, number]>({ nodeId: [7, 8] });

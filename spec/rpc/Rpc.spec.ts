@@ -332,6 +332,20 @@ describe('Rpc', () => {
     });
   });
 
+  it('a timeout a timer cannot hold (over 2**31 - 1 ms) is a TypeError from call and call$, and from the Rpc; Infinity waits', async () => {
+    const node = makeNode({ nodeId: 'long' });
+    const rpc = new Rpc(node);
+    rpc.handle('now', () => 'now');
+    await expectAsync(rpc.call('long', 'now', [], { timeout: 2 ** 31 })).toBeRejectedWithError(
+      TypeError,
+      /at most 2147483647 ms \(about 24.8 days\) or Infinity/,
+    );
+    await expectAsync(firstValueFrom(rpc.call$('long', 'now', [], { timeout: 1e12 }))).toBeRejectedWithError(TypeError, /or Infinity/);
+    expect(() => new Rpc(makeNode({ nodeId: 'other' }), { timeout: 2 ** 40 })).toThrowError(TypeError);
+    expect(await rpc.call('long', 'now', [], { timeout: Number.POSITIVE_INFINITY })).toBe('now');
+    expect(await rpc.call('long', 'now', [], { timeout: 2 ** 31 - 1 })).toBe('now');
+  });
+
   describe('on the TestScheduler (marbles)', () => {
     it("call$'s timeout runs in virtual time: no answer within 1000 ms errors with TIMEOUT at 1000 ms", async () => {
       const scheduler = testScheduler();
