@@ -77,6 +77,8 @@ export interface Member<N> {
 export interface ReachOptions {
   /** ms to wait. @default the cluster's `timeout` */
   readonly timeout?: number;
+  /** Aborting it stops the wait at once: the Promise rejects with its reason. */
+  readonly signal?: AbortSignal;
 }
 
 /**
@@ -191,6 +193,8 @@ export class Cluster<M = unknown, N = unknown> {
     if (this.closing) return Promise.reject(new NetError('ALREADY_CLOSED', 'the cluster is closed'));
     const key = nodeIdKey(to);
     if (key === this.ownKey || this.node.isConnected(to)) return Promise.resolve();
+    const { signal } = options;
+    if (signal?.aborted) return Promise.reject(signal.reason as Error);
     const ms = duration('timeout', options.timeout ?? this.timeoutMs, true);
     const since = this.refreshes;
     let waited = false;
@@ -218,12 +222,18 @@ export class Cluster<M = unknown, N = unknown> {
       ms === Number.POSITIVE_INFINITY ? NEVER : timer(ms, this.scheduler).pipe(map(() => timedOut)),
     ).pipe(map((tick) => (tick === timedOut ? timedOut : verdict())));
     return firstValueFrom(
-      new Observable<void>((subscriber) =>
-        checks.subscribe((outcome) => {
+      new Observable<void>((subscriber) => {
+        const onAbort = (): void => subscriber.error(signal!.reason);
+        signal?.addEventListener('abort', onAbort, { once: true });
+        const subscription = checks.subscribe((outcome) => {
           if (outcome === 'up') subscriber.next();
           else if (outcome) subscriber.error(outcome);
-        }),
-      ),
+        });
+        return () => {
+          signal?.removeEventListener('abort', onAbort);
+          subscription.unsubscribe();
+        };
+      }),
     );
   }
 

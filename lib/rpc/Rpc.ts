@@ -5,6 +5,7 @@ import {
   Subscription,
   asyncScheduler,
   defer,
+  from,
   isObservable,
   switchMap,
   take,
@@ -55,7 +56,7 @@ export interface RpcCluster<N> {
   /** The cluster's node. */
   readonly node: RpcHost<N>;
   /** Resolves once `to` is connected, connecting on demand; rejects `NOT_CONNECTED` or `TIMEOUT`. */
-  whenReachable(to: N): Promise<void>;
+  whenReachable(to: N, options?: { readonly signal?: AbortSignal }): Promise<void>;
 }
 
 /** Options of {@link Rpc}. */
@@ -164,13 +165,13 @@ export class Rpc<N = unknown> {
 
   private readonly host: RpcHost<N>;
   /** A cluster's connect on demand, when made on one. */
-  private readonly reach: ((to: N) => Promise<void>) | undefined;
+  private readonly reach: ((to: N, signal: AbortSignal) => Promise<void>) | undefined;
 
   constructor(on: RpcHost<N> | RpcCluster<N>, options: RpcOptions = {}) {
     const cluster = 'whenReachable' in on ? on : undefined;
     const host = cluster ? cluster.node : (on as RpcHost<N>);
     this.host = host;
-    this.reach = cluster ? (to) => cluster.whenReachable(to) : undefined;
+    this.reach = cluster ? (to, signal) => cluster.whenReachable(to, { signal }) : undefined;
     this.timeoutMs = callTimeout('timeout', options.timeout ?? DEFAULT_RPC_TIMEOUT);
     this.maxConcurrent = positive('maxConcurrent', options.maxConcurrent ?? DEFAULT_RPC_MAX_CONCURRENT, true);
     this.scheduler = options.scheduler ?? asyncScheduler;
@@ -282,7 +283,26 @@ export class Rpc<N = unknown> {
   private request$<R>(to: N, method: string, params: readonly unknown[], signal: AbortSignal | undefined): Observable<R> {
     const request = this.sent$<R>(to, method, params, signal);
     const { reach } = this;
-    return reach ? defer(() => reach(to)).pipe(switchMap(() => request)) : request;
+    if (!reach) return request;
+    // Through a cluster: the call's signal (and its end: a timeout, an unsubscribe) stops the wait for a
+    // connection too, not only the call once sent.
+    return new Observable<R>((subscriber) => {
+      if (signal?.aborted) {
+        subscriber.error(signal.reason);
+        return;
+      }
+      const waiting = new AbortController();
+      const onAbort = (): void => subscriber.error(signal!.reason);
+      signal?.addEventListener('abort', onAbort, { once: true });
+      const call = from(reach(to, waiting.signal))
+        .pipe(switchMap(() => request))
+        .subscribe(subscriber);
+      return () => {
+        signal?.removeEventListener('abort', onAbort);
+        waiting.abort();
+        call.unsubscribe();
+      };
+    });
   }
 
   /** The request sent now, and its answer. */

@@ -233,6 +233,29 @@ describe('Cluster', () => {
     await expectAsync(rpc.call('nobody', 'add', [1, 1])).toBeRejectedWith(jasmine.objectContaining({ code: 'NOT_CONNECTED' }));
   });
 
+  it('an Rpc call through a cluster still connecting: its signal aborts it at once, and its end stops the wait for the connection', async () => {
+    const [a] = await nodes(1);
+    // A member with an id whose address answers nothing: the cluster keeps trying, for ever (timeout Infinity).
+    const discovery = staticDiscovery([{ nodeId: 'ghost', addresses: ['127.0.0.1:1'] }]);
+    const cluster = new Cluster(a!.node, { discovery, ...fast, timeout: Number.POSITIVE_INFINITY });
+    const rpc = new Rpc(cluster);
+    const controller = new AbortController();
+    const call = rpc.call('ghost', 'x', [], { timeout: Number.POSITIVE_INFINITY, signal: controller.signal });
+    await sleep(30);
+    const reason = new Error('user gave up');
+    const started = performance.now();
+    controller.abort(reason);
+    await expectAsync(call).toBeRejectedWith(reason);
+    expect(performance.now() - started).toBeLessThan(1000);
+    await expectAsync(cluster.whenReachable('ghost', { signal: AbortSignal.abort(reason) })).toBeRejectedWith(reason);
+    // Calls that time out or are aborted while waiting leave no waiter behind (white box: the cluster's change subject).
+    const changes = (cluster as unknown as { changes: Subject<void> }).changes;
+    const before = changes.observers.length;
+    const calls = Array.from({ length: 50 }, () => rpc.call('ghost', 'x', [], { timeout: 5 }));
+    await Promise.allSettled(calls);
+    expect(changes.observers.length).toBe(before);
+  });
+
   it('closes with its node: lookups stop, members$ completes, sends reject ALREADY_CLOSED', async () => {
     const [a] = await nodes(1);
     let unsubscribed = 0;
