@@ -166,6 +166,14 @@ describe('DEBUG=msgpacknet:* logging', () => {
     expect(debugEnabled('msgpacknet:* -msgpacknet:rpc', 'msgpacknet:limit')).toBeTrue();
     expect(debugEnabled('', 'msgpacknet:rpc')).toBeFalse();
     expect(debugEnabled('msgpacknet.rpc', 'msgpacknet:rpc')).toBeFalse(); // a dot is a dot
+    expect(debugEnabled('msgpacknet:*c', 'msgpacknet:rpc')).toBeTrue();
+    expect(debugEnabled('*:*:*', 'msgpacknet:rpc')).toBeFalse();
+    expect(debugEnabled('m*t:r*', 'msgpacknet:rpc')).toBeTrue();
+    expect(debugEnabled('(msgpacknet):[rpc]', 'msgpacknet:rpc')).toBeFalse(); // no regex syntax
+    // Many stars: a regex of `.*?` each took hundreds of ms per namespace at 18 stars, tripling every two
+    // more (this spec's timeout is what would catch it).
+    expect(debugEnabled(`msgpacknet:${'*'.repeat(40)}X`, 'msgpacknet:connection')).toBeFalse();
+    expect(debugEnabled(`${'m*'.repeat(200)}Z`, 'm'.repeat(300))).toBeFalse();
   });
 
   /** Runs a program with two nodes, a call and a disconnect, under `debug`; resolves with its stderr. */
