@@ -31,7 +31,7 @@ const nodeStatus = npx([
 ]);
 const browserStatus = npx(['karma', 'start', 'karma.conf.js', '--single-run']);
 // The same build on Bun and Deno (the dev dependencies' binaries): the transport compliance suite and the
-// README's programs (spec/support/jasmine.runtimes.json); known runtime failures are skipped with their reason.
+// README's programs (spec/support/jasmine.runtimes.json); known runtime failures are left out there, each named with its reason.
 const runtimeSpecs = ['node_modules/jasmine/bin/jasmine.js', '--config=spec/support/jasmine.runtimes.json'];
 const bunStatus = run('node_modules/.bin/bun', runtimeSpecs);
 const denoStatus = run('node_modules/.bin/deno', ['run', '--allow-all', ...runtimeSpecs]);
@@ -41,12 +41,15 @@ const node = read('.test-results/node.json');
 const browser = read('.test-results/browser.json');
 const bun = read('.test-results/bun.json');
 const deno = read('.test-results/deno.json');
-let failed = node.failed + browser.failed + bun.failed + deno.failed;
+// A skipped (pending) spec hides what it would check: it counts as a failure.
+const skipped = [node, browser, bun, deno].reduce((sum, result) => sum + (result.skipped ?? 0), 0);
+let failed = node.failed + browser.failed + bun.failed + deno.failed + skipped;
 // A crash, or coverage under 90%.
 if (failed === 0 && [nodeStatus, browserStatus, bunStatus, denoStatus].some((status) => status !== 0)) failed = 1;
 console.log(`browser specs (Chromium): ${browser.passed} passed, ${browser.failed} failed`);
-console.log(`bun specs: ${bun.passed} passed, ${bun.failed} failed, ${bun.skipped ?? 0} skipped (each says why above)`);
-console.log(`deno specs: ${deno.passed} passed, ${deno.failed} failed, ${deno.skipped ?? 0} skipped (each says why above)`);
+console.log(`bun specs: ${bun.passed} passed, ${bun.failed} failed`);
+console.log(`deno specs: ${deno.passed} passed, ${deno.failed} failed (the cases it leaves out are named above: "not run on deno")`);
+if (skipped > 0) console.log(`${skipped} skipped (pending) spec(s), counted as failed`);
 console.log(`node specs: ${node.passed} passed, ${node.failed} failed`);
 console.log(`${node.passed + browser.passed + bun.passed + deno.passed} passed, ${failed} failed`);
 process.exit(failed === 0 ? 0 : 1);

@@ -1,7 +1,7 @@
 import { execFile, execFileSync } from 'node:child_process';
 import { mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { transformSync } from 'esbuild';
-import { programArgs, runtime } from './helpers/runtime.js';
+import { itOnNode, programArgs, runtime } from './helpers/runtime.js';
 
 /** What each program in examples/ must print: lines in this order (others may come between). */
 const EXPECTED: Record<string, { inOrder: (string | RegExp)[][]; anywhere?: (string | RegExp)[] }> = {
@@ -49,20 +49,23 @@ describe('example programs in examples/', () => {
     expect(programs.sort()).toEqual(Object.keys(EXPECTED).sort());
   });
 
-  it('type-check, strict, against the published types', () => {
-    if (runtime !== 'node') pending('types do not depend on the runtime: the Node.js run checks them');
-    mkdirSync('build/examples-types', { recursive: true });
-    writeFileSync(
-      'build/examples-types/tsconfig.json',
-      JSON.stringify({
-        extends: '../../tsconfig.base.json',
-        compilerOptions: { noEmit: true, types: ['node'] },
-        include: ['../../examples/*.ts'],
-      }),
-    );
-    // Throws, with tsc's report, on any type error. No `paths`: 'msgpacknet' is the package's own exports (dist/).
-    execFileSync(process.execPath, ['node_modules/typescript/bin/tsc', '-p', 'build/examples-types/tsconfig.json'], { encoding: 'utf8' });
-  }, 60_000);
+  itOnNode(
+    'type-check, strict, against the published types',
+    () => {
+      mkdirSync('build/examples-types', { recursive: true });
+      writeFileSync(
+        'build/examples-types/tsconfig.json',
+        JSON.stringify({
+          extends: '../../tsconfig.base.json',
+          compilerOptions: { noEmit: true, types: ['node'] },
+          include: ['../../examples/*.ts'],
+        }),
+      );
+      // Throws, with tsc's report, on any type error. No `paths`: 'msgpacknet' is the package's own exports (dist/).
+      execFileSync(process.execPath, ['node_modules/typescript/bin/tsc', '-p', 'build/examples-types/tsconfig.json'], { encoding: 'utf8' });
+    },
+    60_000,
+  );
 
   for (const program of programs) {
     it(`${program} runs against the built package on ${runtime} and prints what it should`, async () => {

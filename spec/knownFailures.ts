@@ -2,8 +2,8 @@ import type { KnownFailure } from './helpers/runtime.js';
 
 /**
  * Cases that fail on Bun or Deno for a reason of the runtime's, each with
- * its issue: on that runtime they are pending with this reason (Jasmine
- * prints it); everywhere else they run. Remove an entry once the runtime
+ * its issue: that runtime's run leaves them out and prints this reason;
+ * everywhere else they run. Remove an entry once the runtime
  * version in package.json passes it.
  */
 export const KNOWN_FAILURES: readonly KnownFailure[] = [

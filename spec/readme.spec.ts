@@ -3,7 +3,7 @@ import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { selfSignedArgs } from '../lib/cli/keygen.js';
 import { transformSync } from 'esbuild';
-import { programArgs, runtime } from './helpers/runtime.js';
+import { itOnNode, programArgs, runtime } from './helpers/runtime.js';
 
 /** The README's runnable examples: every ```ts block that imports from 'msgpacknet'. */
 function examples(): { index: number; code: string; prints: string[] }[] {
@@ -43,17 +43,20 @@ describe('README examples', () => {
     expect(found.length).toBeGreaterThanOrEqual(5);
   });
 
-  it('type-check, strict, against the published types', () => {
-    if (runtime !== 'node') pending('types do not depend on the runtime: the Node.js run checks them');
-    mkdirSync('build/readme-types', { recursive: true });
-    for (const example of found) writeFileSync(`build/readme-types/example-${example.index}.mts`, `${example.code}\nexport {};\n`);
-    writeFileSync(
-      'build/readme-types/tsconfig.json',
-      JSON.stringify({ extends: '../../tsconfig.base.json', compilerOptions: { noEmit: true, types: ['node'] }, include: ['*.mts'] }),
-    );
-    // Throws, with tsc's report, on any type error.
-    execFileSync(process.execPath, ['node_modules/typescript/bin/tsc', '-p', 'build/readme-types/tsconfig.json'], { encoding: 'utf8' });
-  }, 60_000);
+  itOnNode(
+    'type-check, strict, against the published types',
+    () => {
+      mkdirSync('build/readme-types', { recursive: true });
+      for (const example of found) writeFileSync(`build/readme-types/example-${example.index}.mts`, `${example.code}\nexport {};\n`);
+      writeFileSync(
+        'build/readme-types/tsconfig.json',
+        JSON.stringify({ extends: '../../tsconfig.base.json', compilerOptions: { noEmit: true, types: ['node'] }, include: ['*.mts'] }),
+      );
+      // Throws, with tsc's report, on any type error.
+      execFileSync(process.execPath, ['node_modules/typescript/bin/tsc', '-p', 'build/readme-types/tsconfig.json'], { encoding: 'utf8' });
+    },
+    60_000,
+  );
 
   for (const example of found) {
     it(`example ${example.index} runs against the built package on ${runtime} and prints what it says`, async () => {

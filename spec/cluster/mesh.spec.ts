@@ -167,7 +167,7 @@ describe('cluster mesh: 10 nodes in network namespaces, found by DNS alone', () 
 
   it('forms a full mesh, reaches every node by id, shows kills down and removed records gone, resumes after restarts, loses nothing between the others', async () => {
     const missing = missingPrerequisites();
-    if (missing.length > 0) pending(`the cluster mesh spec needs: ${missing.join('; ')}`);
+    if (missing.length > 0) throw new Error(`the cluster mesh spec cannot run here; it needs: ${missing.join('; ')}`);
     deleteStaleNamespaces();
     process.once('exit', killAll);
     await network.create();
