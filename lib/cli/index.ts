@@ -108,7 +108,7 @@ ${TLS_HELP}`,
 Starts N nodes (default 4) on loopback, connects them in a mesh, sends traffic, and shows a live view
 for N seconds (default 10; 0 runs until Ctrl-C). Then closes everything and prints a summary.
 --metrics PORT serves the nodes' metrics (instrument()) for Prometheus at http://127.0.0.1:PORT/metrics
-(0: any free port); it needs @opentelemetry/sdk-metrics and @opentelemetry/exporter-prometheus installed.`,
+(0 picks a free port); it needs @opentelemetry/sdk-metrics and @opentelemetry/exporter-prometheus installed.`,
   keygen: `usage: msgpacknet keygen [--out DIR] [--force]
 
 Makes a P-256 private key and a self-signed certificate for 127.0.0.1, ::1 and localhost, valid
@@ -309,7 +309,7 @@ async function main(argv: string[]): Promise<number> {
       if (!(Number.isInteger(nodes) && nodes >= 2 && nodes <= 26)) throw new UsageError('--nodes must be an integer from 2 to 26');
       const port = values.metrics === undefined ? undefined : Number(values.metrics);
       if (port !== undefined && !(Number.isInteger(port) && port >= 0 && port <= 65535)) {
-        throw new UsageError('--metrics must be a port number (0: any free port)');
+        throw new UsageError('--metrics must be a port number (0 picks a free port)');
       }
       const endpoint = port === undefined ? undefined : await serveMetrics(port);
       let scraped = '';
