@@ -198,18 +198,21 @@ export function instrument<M, N, I>(node: Node<M, N, I>, options: InstrumentOpti
   };
   const rpc = typeof tracingChannel === 'function' ? tracingChannel<unknown, RpcCallMessage>(DIAGNOSTICS_CHANNELS.rpcCall) : undefined;
 
-  subscribe(DIAGNOSTICS_CHANNELS.connectionOpen, onOpen);
-  subscribe(DIAGNOSTICS_CHANNELS.connectionClose, onClose);
-  subscribe(DIAGNOSTICS_CHANNELS.handshakeFailed, onFailure);
-  io.addCallback(observeIo);
-  messages.addCallback(observeMessages);
+  const listeners: readonly [string, (message: unknown) => void][] = [
+    [DIAGNOSTICS_CHANNELS.connectionOpen, onOpen],
+    [DIAGNOSTICS_CHANNELS.connectionClose, onClose],
+    [DIAGNOSTICS_CHANNELS.handshakeFailed, onFailure],
+  ];
+  const observers: readonly [MetricObservableCounter, (result: MetricObservation) => void][] = [
+    [io, observeIo],
+    [messages, observeMessages],
+  ];
+  for (const [name, listener] of listeners) subscribe(name, listener);
+  for (const [counter, callback] of observers) counter.addCallback(callback);
   rpc?.subscribe(calls);
   const subscription = new Subscription(() => {
-    unsubscribe(DIAGNOSTICS_CHANNELS.connectionOpen, onOpen);
-    unsubscribe(DIAGNOSTICS_CHANNELS.connectionClose, onClose);
-    unsubscribe(DIAGNOSTICS_CHANNELS.handshakeFailed, onFailure);
-    io.removeCallback(observeIo);
-    messages.removeCallback(observeMessages);
+    for (const [name, listener] of listeners) unsubscribe(name, listener);
+    for (const [counter, callback] of observers) counter.removeCallback(callback);
     rpc?.unsubscribe(calls);
   });
   subscription.add(
