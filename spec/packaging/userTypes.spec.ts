@@ -160,6 +160,17 @@ export const ext = new ExtData('1', Uint8Array.of(2));
 export const operator = decodeFrames({ maxValueBytes: '1k' });
 `;
 
+/** A program with two deliberate type errors, importing `from`: refused with exactly those two. */
+function expectWrongProgramRefused(project: string, from: string): void {
+  writeFileSync(join(project, 'wrong.ts'), WRONG_PROGRAM(from));
+  const wrong = tsc(join(project, 'tsconfig.wrong.json'));
+  expect(wrong.ok).toBeFalse();
+  expect(errorLines(wrong.output).map((line) => line.replace(/\(.*?\): error (TS\d+).*/, ' $1'))).toEqual([
+    'wrong.ts TS2345', // new ExtData('1', ...)
+    'wrong.ts TS2322', // maxValueBytes: '1k'
+  ]);
+}
+
 describe('the public types in a strict user project (no skipLibCheck)', () => {
   let dir: string;
   let tarball: string;
@@ -188,13 +199,7 @@ describe('the public types in a strict user project (no skipLibCheck)', () => {
     expect(errorLines(checked.output)).toEqual([]);
     expect(checked.ok).withContext(checked.output).toBeTrue();
 
-    writeFileSync(join(project, 'wrong.ts'), WRONG_PROGRAM('msgpacknet'));
-    const wrong = tsc(join(project, 'tsconfig.wrong.json'));
-    expect(wrong.ok).toBeFalse();
-    expect(errorLines(wrong.output).map((line) => line.replace(/\(.*?\): error (TS\d+).*/, ' $1'))).toEqual([
-      'wrong.ts TS2345', // new ExtData('1', ...)
-      'wrong.ts TS2322', // maxValueBytes: '1k'
-    ]);
+    expectWrongProgramRefused(project, 'msgpacknet');
   }, 90_000);
 
   it('type-checks a browser program against `msgpacknet/browser` with lib es2022 and dom, no @types/node', () => {
@@ -214,12 +219,6 @@ describe('the public types in a strict user project (no skipLibCheck)', () => {
     expect(checked.output).toContain('/msgpacknet/dist/lib/browser.d.ts');
     expect(checked.output).not.toContain('/msgpacknet/dist/lib/index.d.ts');
 
-    writeFileSync(join(project, 'wrong.ts'), WRONG_PROGRAM('msgpacknet/browser'));
-    const wrong = tsc(join(project, 'tsconfig.wrong.json'));
-    expect(wrong.ok).toBeFalse();
-    expect(errorLines(wrong.output).map((line) => line.replace(/\(.*?\): error (TS\d+).*/, ' $1'))).toEqual([
-      'wrong.ts TS2345', // new ExtData('1', ...)
-      'wrong.ts TS2322', // maxValueBytes: '1k'
-    ]);
+    expectWrongProgramRefused(project, 'msgpacknet/browser');
   }, 90_000);
 });
