@@ -91,6 +91,29 @@ describe('diagnostics_channel', () => {
     });
   });
 
+  it('a subscriber that closes the node or disconnects the peer from inside connection:open leaves both nodes consistent', async () => {
+    const server = await listening({ id: 'dc-host' });
+    const { node: caller } = client({ id: 'dc-guest' });
+    const onOpen = (message: unknown): void => {
+      const { node, nodeId } = message as ConnectionOpenMessage;
+      if (node === server.node) void server.node.disconnect(nodeId as string);
+    };
+    subscribe(DIAGNOSTICS_CHANNELS.connectionOpen, onOpen);
+    listeners.push([DIAGNOSTICS_CHANNELS.connectionOpen, onOpen]);
+    await caller.connect(server.address).catch(() => undefined); // it may be cut before or after connect() resolves
+    await until(() => !server.node.isConnected('dc-guest') && !caller.isConnected('dc-host'), 5000, 'both ends closed');
+    const closing = (message: unknown): void => {
+      if ((message as ConnectionOpenMessage).node === caller) void caller.close();
+    };
+    unsubscribe(DIAGNOSTICS_CHANNELS.connectionOpen, onOpen);
+    subscribe(DIAGNOSTICS_CHANNELS.connectionOpen, closing);
+    listeners.push([DIAGNOSTICS_CHANNELS.connectionOpen, closing]);
+    await caller.connect(server.address).catch(() => undefined);
+    await caller.close(); // resolves: the close begun inside the subscriber and this one are one
+    await until(() => server.node.connectionCount === 0, 5000, 'the server saw it go');
+    expect(caller.connectionCount).toBe(0);
+  });
+
   describe('msgpacknet:handshake:failed', () => {
     it("tells of a connection that failed before it was registered: what failures$ emits, and a connect()'s failure", async () => {
       const failed = listen<HandshakeFailedMessage>(DIAGNOSTICS_CHANNELS.handshakeFailed);
